@@ -1,0 +1,361 @@
+//! The typed model of one solution package: plain data with no I/O.
+//!
+//! Readers (`zipped`, `folder`) build it; policies and reports read it. Every element a policy
+//! may cite carries a [`Location`]: the file inside the package and the line where it was read.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::version::SolutionVersion;
+
+/// Where an element was read: a file inside the package (zip entry name or path relative to
+/// the unpacked folder, always with `/`) and a 1-based line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location {
+    pub file: Arc<str>,
+    pub line: u64,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+/// How the package reached us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    Zip,
+    Folder,
+}
+
+/// Which layout the package has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layout {
+    /// A zip export with the manifest files at its root, as Dataverse exports it.
+    ZipExport,
+    /// A zip whose manifest files sit one folder deep; Dataverse rejects it at import.
+    ZipNested,
+    /// A SolutionPackager / `pac solution unpack` tree (`Other/Solution.xml`, `Entities/…`).
+    Unpacked,
+    /// A folder holding the three root files of an export.
+    ExportFolder,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Source {
+    pub path: PathBuf,
+    pub kind: SourceKind,
+    pub layout: Layout,
+    /// Folder inside the package that holds the solution (`""`, `"src"`, `"MySolution"`).
+    pub root: String,
+    /// Hex SHA-256 of the zip file's bytes (zips only).
+    pub sha256: Option<String>,
+    /// Size of the zip file in bytes (zips only).
+    pub size_bytes: Option<u64>,
+}
+
+/// `Managed` in the manifest: `0`, `1`, or `2` in unpacked sources that hold both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ManagedState {
+    Unmanaged,
+    Managed,
+    Both,
+}
+
+impl ManagedState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unmanaged => "unmanaged",
+            Self::Managed => "managed",
+            Self::Both => "both",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Publisher {
+    pub unique_name: String,
+    pub display_name: Option<String>,
+    pub customization_prefix: Option<String>,
+    /// `CustomizationOptionValuePrefix` (10000 to 99999), baked into custom option values.
+    pub option_value_prefix: Option<u32>,
+    pub location: Location,
+}
+
+/// Attributes of the `ImportExportXml` root element of `solution.xml`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ExportInfo {
+    /// Build of the exporting organisation (`version`).
+    pub version: Option<String>,
+    /// `SolutionPackageVersion`: the platform version the package is built for.
+    pub solution_package_version: Option<String>,
+    /// `minimumversion`: only on CRM 2011 exports, which lack `SolutionPackageVersion`.
+    pub minimum_version: Option<String>,
+    /// `generatedBy`: `CrmLive` or `OnPremise`.
+    pub generated_by: Option<String>,
+    pub language_code: Option<u32>,
+    pub organization_version: Option<String>,
+    pub organization_schema_type: Option<String>,
+    pub location: Option<Location>,
+}
+
+/// `SolutionManifest/ParentSolution`: present when the package is a patch.
+#[derive(Debug, Clone, Serialize)]
+pub struct ParentSolution {
+    pub unique_name: String,
+    pub version: Option<String>,
+    pub location: Location,
+}
+
+/// A component type code: numeric in most exports, a name in some newer ones (`MaskingRule`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum ComponentType {
+    Code(u32),
+    Name(String),
+}
+
+impl ComponentType {
+    pub fn parse(text: &str) -> Self {
+        match text.trim().parse::<u32>() {
+            Ok(code) => Self::Code(code),
+            Err(_) => Self::Name(text.trim().to_owned()),
+        }
+    }
+
+    /// A readable name for the type, e.g. `entity` for 1.
+    pub fn kind(&self) -> String {
+        match self {
+            Self::Code(code) => component_kind_name(*code)
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("type_{code}")),
+            Self::Name(name) => name.to_ascii_lowercase(),
+        }
+    }
+}
+
+/// Names of the component type codes seen in real exports (SolutionComponent.componenttype).
+pub fn component_kind_name(code: u32) -> Option<&'static str> {
+    Some(match code {
+        1 => "entity",
+        2 => "attribute",
+        3 => "relationship",
+        9 => "option_set",
+        10 => "entity_relationship",
+        14 => "entity_key",
+        20 => "role",
+        26 => "saved_query",
+        29 => "workflow",
+        31 => "report",
+        36 => "email_template",
+        50 => "ribbon",
+        59 => "saved_query_visualization",
+        60 => "system_form",
+        61 => "web_resource",
+        62 => "site_map",
+        63 => "connection_role",
+        65 => "hierarchy_rule",
+        66 => "custom_control",
+        70 => "field_security_profile",
+        80 => "app_module",
+        90 => "plugin_type",
+        91 => "plugin_assembly",
+        92 => "sdk_message_processing_step",
+        95 => "service_endpoint",
+        150 => "routing_rule",
+        152 => "sla",
+        161 => "mobile_offline_profile",
+        183 => "entity_data_provider",
+        300 => "canvas_app",
+        371 => "connector",
+        372 => "custom_connector",
+        380 => "environment_variable_definition",
+        381 => "environment_variable_value",
+        400 => "ai_project_type",
+        401 => "ai_model",
+        402 => "ai_configuration",
+        430 => "entity_analytics_configuration",
+        431 => "attribute_image_configuration",
+        432 => "entity_image_configuration",
+        _ => return None,
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RootComponent {
+    #[serde(rename = "type")]
+    pub component_type: ComponentType,
+    pub kind: String,
+    pub schema_name: Option<String>,
+    pub id: Option<String>,
+    /// 0 include subcomponents, 1 do not include subcomponents, 2 include as shell only.
+    pub behavior: Option<u8>,
+    pub location: Location,
+}
+
+/// One side of a `MissingDependency`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DependencyNode {
+    #[serde(rename = "type")]
+    pub component_type: Option<ComponentType>,
+    pub kind: Option<String>,
+    pub schema_name: Option<String>,
+    pub display_name: Option<String>,
+    pub id: Option<String>,
+    pub parent_schema_name: Option<String>,
+    pub parent_display_name: Option<String>,
+    /// `solution` as written: `Active`, `System` or `Name (version)`.
+    pub solution: Option<String>,
+    /// The solution's unique name, parsed from `solution`.
+    pub solution_name: Option<String>,
+    /// The solution's version, parsed from `solution="Name (1.2.3.4)"`.
+    pub solution_version: Option<String>,
+    /// Text of a `<package>` child: the package that ships the required solution.
+    pub package: Option<String>,
+    /// Other attributes, such as dotted alternate keys (`id.uniquename`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub other: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MissingDependency {
+    pub required: DependencyNode,
+    pub dependent: DependencyNode,
+    pub location: Location,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Attribute {
+    /// Logical name, lower-case: the identity for diffs.
+    pub name: String,
+    /// `PhysicalName`, in schema-name casing.
+    pub schema_name: Option<String>,
+    #[serde(rename = "type")]
+    pub attribute_type: Option<String>,
+    pub custom: bool,
+    pub max_length: Option<u64>,
+    pub required_level: Option<String>,
+    /// `unmodified="1"`: exported without its definition; present, not deleted.
+    pub unmodified: bool,
+    /// Name of the option set the attribute uses (its local set or a global one).
+    pub option_set: Option<String>,
+    pub location: Location,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Entity {
+    /// Logical name, lower-case.
+    pub name: String,
+    pub schema_name: String,
+    pub display_name: Option<String>,
+    /// True when the entity has no `EntityInfo`: only a shell (behavior 1 or 2), so a missing
+    /// attribute is not a deletion.
+    pub shell: bool,
+    /// `<entity unmodified="1">`: the definition was not exported.
+    pub unmodified: bool,
+    pub attributes: Vec<Attribute>,
+    pub location: Location,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OptionValue {
+    pub value: i64,
+    pub label: Option<String>,
+    pub location: Location,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OptionSet {
+    pub name: String,
+    pub display_name: Option<String>,
+    /// Global option set (`optionsets/optionset`) or local to one attribute.
+    pub global: bool,
+    /// For local sets: the entity and attribute that own it.
+    pub entity: Option<String>,
+    pub attribute: Option<String>,
+    pub option_set_type: Option<String>,
+    pub values: Vec<OptionValue>,
+    pub location: Location,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Relationship {
+    pub name: String,
+    pub relationship_type: Option<String>,
+    pub referencing_entity: Option<String>,
+    pub referenced_entity: Option<String>,
+    pub referencing_attribute: Option<String>,
+    pub cascade_delete: Option<String>,
+    pub location: Location,
+}
+
+/// Something about the package that does not stop reading it but that a user should know,
+/// e.g. that Dataverse would reject the import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PackageWarning {
+    /// Kebab-case code, e.g. `solution-not-at-root`.
+    pub code: &'static str,
+    pub message: String,
+    pub file: Option<String>,
+}
+
+/// One solution package, read from a zip or a folder.
+#[derive(Debug, Clone, Serialize)]
+pub struct Package {
+    pub source: Source,
+    pub unique_name: String,
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+    /// The version as written in the manifest.
+    pub version: String,
+    /// The comparable version, or `None` when the text is not a valid solution version.
+    /// Shown in JSON as `version_normalized` (`1.2` becomes `1.2.0.0`).
+    #[serde(rename = "version_normalized", serialize_with = "serialize_normalized")]
+    pub solution_version: Option<SolutionVersion>,
+    /// Why `version` is invalid, when it is.
+    pub version_error: Option<String>,
+    pub managed: ManagedState,
+    pub publisher: Publisher,
+    pub export: ExportInfo,
+    pub parent: Option<ParentSolution>,
+    pub root_components: Vec<RootComponent>,
+    pub missing_dependencies: Vec<MissingDependency>,
+    pub entities: Vec<Entity>,
+    pub option_sets: Vec<OptionSet>,
+    pub relationships: Vec<Relationship>,
+    /// Counts of components by kind (`workflows`, `web_resources`, `canvas_apps`, …).
+    pub components: BTreeMap<String, u64>,
+    pub warnings: Vec<PackageWarning>,
+    /// Where the manifest's `SolutionManifest` element was read.
+    pub location: Location,
+}
+
+impl Package {
+    /// True when the manifest names a parent solution.
+    pub fn is_patch(&self) -> bool {
+        self.parent.is_some()
+    }
+
+    pub fn entity(&self, logical_name: &str) -> Option<&Entity> {
+        self.entities
+            .iter()
+            .find(|e| e.name.eq_ignore_ascii_case(logical_name))
+    }
+}
+
+fn serialize_normalized<S: serde::Serializer>(
+    version: &Option<SolutionVersion>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match version {
+        Some(version) => serializer.serialize_some(&version.normalized()),
+        None => serializer.serialize_none(),
+    }
+}

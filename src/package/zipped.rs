@@ -1,0 +1,417 @@
+//! Reads a solution package from a `.zip` export without extracting anything to disk.
+//!
+//! Only the central directory and the two manifest entries (`solution.xml`,
+//! `customizations.xml`) are read; other entries are counted by name. Entry names that point
+//! outside the package, duplicate names, encrypted entries and zip bombs are refused before a
+//! byte is inflated. A zip that is not a solution says what it looks like instead.
+
+use std::cell::Cell;
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+use zip::result::ZipError;
+use zip::ZipArchive;
+
+use super::customizations::{parse_customizations, Components};
+use super::error::{NonSolutionKind, PackageError, PackageErrorKind};
+use super::limits::{InflateGuard, ReadLimits};
+use super::manifest::{parse_manifest, Manifest};
+use super::model::{Layout, PackageWarning, Source, SourceKind};
+use super::xml::{FileContext, XmlStream};
+
+/// What the zip reader hands to the package assembler.
+pub(crate) struct ZipRead {
+    pub source: Source,
+    pub manifest: Manifest,
+    pub components: Components,
+    pub warnings: Vec<PackageWarning>,
+}
+
+const ZIP_MAGIC: [&[u8]; 3] = [b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08"];
+
+pub(crate) fn read_zip(path: &Path, limits: &ReadLimits) -> Result<ZipRead, PackageError> {
+    let fail = |kind| PackageError::new(path, kind);
+    let mut file = File::open(path).map_err(|e| fail(PackageErrorKind::Io(e)))?;
+    let mut magic = [0u8; 4];
+    let magic_len = read_up_to(&mut file, &mut magic).map_err(|e| fail(e.into()))?;
+    if !ZIP_MAGIC.contains(&&magic[..magic_len]) {
+        return Err(fail(PackageErrorKind::NotAZip(describe_non_zip(
+            &magic[..magic_len],
+        ))));
+    }
+    let (sha256, size) = hash_file(&mut file).map_err(|e| fail(e.into()))?;
+    file.seek(SeekFrom::Start(0)).map_err(|e| fail(e.into()))?;
+    let mut archive = ZipArchive::new(BufReader::new(file))
+        .map_err(|e| fail(PackageErrorKind::CorruptZip(zip_message(&e))))?;
+    if archive.len() > limits.max_entries {
+        return Err(fail(PackageErrorKind::TooManyEntries {
+            count: archive.len(),
+            limit: limits.max_entries,
+        }));
+    }
+    let names = entry_names(&archive).map_err(fail)?;
+    if archive.has_duplicate_names() {
+        let duplicate = first_duplicate(&names).unwrap_or_default();
+        return Err(fail(PackageErrorKind::DuplicateEntry(duplicate)));
+    }
+
+    let mut warnings = Vec::new();
+    let (root, manifest_name) = locate_manifest(&names).ok_or_else(|| {
+        fail(PackageErrorKind::NotASolution(classify_non_solution(
+            &names,
+        )))
+    })?;
+    if !root.is_empty() {
+        warnings.push(PackageWarning {
+            code: "solution-not-at-root",
+            message: format!(
+                "solution.xml is inside the folder {root:?}; Dataverse rejects this import: \
+                 solution.xml, customizations.xml and [Content_Types].xml must be at the zip root"
+            ),
+            file: Some(manifest_name.clone()),
+        });
+    }
+    if manifest_name != format!("{root}solution.xml") {
+        warnings.push(PackageWarning {
+            code: "manifest-name-case",
+            message: format!(
+                "the manifest is named {manifest_name:?}; Dataverse exports name it solution.xml"
+            ),
+            file: Some(manifest_name.clone()),
+        });
+    }
+    let customizations_name = find_entry(&names, &root, "customizations.xml").ok_or_else(|| {
+        fail(PackageErrorKind::MissingFile(format!(
+            "{root}customizations.xml"
+        )))
+    })?;
+    if find_entry(&names, &root, "[Content_Types].xml").is_none() {
+        warnings.push(PackageWarning {
+            code: "missing-content-types",
+            message: format!(
+                "{root}[Content_Types].xml is missing; Dataverse rejects a solution zip without it"
+            ),
+            file: None,
+        });
+    }
+
+    let inflated = Cell::new(0u64);
+    let mut entries = EntryReader {
+        archive: &mut archive,
+        path,
+        limits,
+        inflated: &inflated,
+    };
+    let manifest = entries.parse(&manifest_name, parse_manifest)?;
+    let mut components = Components::default();
+    entries.parse(&customizations_name, |xml| {
+        parse_customizations(xml, &mut components)
+    })?;
+    components.at_least(
+        "environment_variables",
+        count_subfolders(&names, &format!("{root}environmentvariabledefinitions/")),
+    );
+
+    Ok(ZipRead {
+        source: Source {
+            path: path.to_path_buf(),
+            kind: SourceKind::Zip,
+            layout: if root.is_empty() {
+                Layout::ZipExport
+            } else {
+                Layout::ZipNested
+            },
+            root: root.trim_end_matches('/').to_owned(),
+            sha256: Some(sha256),
+            size_bytes: Some(size),
+        },
+        manifest,
+        components,
+        warnings,
+    })
+}
+
+fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+fn hash_file(file: &mut File) -> io::Result<(String, u64)> {
+    file.seek(SeekFrom::Start(0))?;
+    let mut hasher = Sha256::new();
+    let size = io::copy(file, &mut hasher)?;
+    Ok((hex::encode(hasher.finalize()), size))
+}
+
+fn describe_non_zip(magic: &[u8]) -> String {
+    match magic {
+        [] => "the file is empty".into(),
+        [b'<', ..] | [0xEF, 0xBB, 0xBF, ..] => {
+            "it is a text or XML file; give the solution .zip or the folder that holds it".into()
+        }
+        [0x1F, 0x8B, ..] => "it is a gzip file".into(),
+        [b'R', b'a', b'r', b'!'] => "it is a RAR archive".into(),
+        [b'7', b'z', ..] => "it is a 7-Zip archive".into(),
+        _ => "it does not start with a zip signature".into(),
+    }
+}
+
+fn zip_message(error: &ZipError) -> String {
+    match error {
+        ZipError::Io(io) if io.kind() == io::ErrorKind::UnexpectedEof => {
+            "the file ends early (truncated download or copy?)".into()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// All entry names, refusing any that would escape a folder if it were extracted.
+fn entry_names<R: Read + Seek>(archive: &ZipArchive<R>) -> Result<Vec<String>, PackageErrorKind> {
+    let mut names = Vec::with_capacity(archive.len());
+    for name in archive.file_names_raw() {
+        let name = String::from_utf8_lossy(name).into_owned();
+        if is_unsafe_entry_name(&name) {
+            return Err(PackageErrorKind::UnsafeEntryName(name));
+        }
+        names.push(name);
+    }
+    Ok(names)
+}
+
+fn is_unsafe_entry_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let absolute = name.starts_with('/') || name.starts_with('\\');
+    let drive = bytes.len() >= 2 && bytes[1] == b':' && bytes[0].is_ascii_alphabetic();
+    absolute || drive || name.split(['/', '\\']).any(|part| part == "..") || name.contains('\0')
+}
+
+fn first_duplicate(names: &[String]) -> Option<String> {
+    let mut seen = std::collections::HashSet::new();
+    names.iter().find(|n| !seen.insert(n.as_str())).cloned()
+}
+
+/// Finds `wanted` directly in the folder `root` (`""` or `"Folder/"`), exact case first.
+fn find_entry(names: &[String], root: &str, wanted: &str) -> Option<String> {
+    let exact = format!("{root}{wanted}");
+    if names.contains(&exact) {
+        return Some(exact);
+    }
+    names
+        .iter()
+        .find(|name| {
+            name.len() == exact.len()
+                && name.starts_with(root)
+                && name[root.len()..].eq_ignore_ascii_case(wanted)
+        })
+        .cloned()
+}
+
+/// The folder holding the manifest (`""` for the root, else one folder deep) and its entry name.
+fn locate_manifest(names: &[String]) -> Option<(String, String)> {
+    if let Some(name) = find_entry(names, "", "solution.xml") {
+        return Some((String::new(), name));
+    }
+    let mut folders: Vec<String> = names
+        .iter()
+        .filter_map(|name| {
+            let (folder, file) = name.split_once('/')?;
+            (!file.contains('/') && file.eq_ignore_ascii_case("solution.xml"))
+                .then(|| format!("{folder}/"))
+        })
+        .collect();
+    folders.sort();
+    let root = folders.into_iter().next()?;
+    let name = find_entry(names, &root, "solution.xml")?;
+    Some((root, name))
+}
+
+fn classify_non_solution(names: &[String]) -> NonSolutionKind {
+    let has = |wanted: &str| names.iter().any(|n| n.eq_ignore_ascii_case(wanted));
+    let lower: Vec<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
+    if has("data.xml") && has("data_schema.xml") {
+        return NonSolutionKind::ConfigurationMigrationData;
+    }
+    if lower
+        .iter()
+        .any(|n| n.starts_with("other/solution.xml") || n.contains("/other/solution.xml"))
+    {
+        return NonSolutionKind::ZippedSourceTree;
+    }
+    if lower
+        .iter()
+        .any(|n| n.starts_with("pkgassets/") || n.contains("/pkgassets/") || n.ends_with(".pdpkg"))
+    {
+        return NonSolutionKind::PackageDeployer;
+    }
+    if has("manifest.json")
+        && lower
+            .iter()
+            .any(|n| n.starts_with("microsoft.powerapps/") || n.starts_with("microsoft.flow/"))
+    {
+        return NonSolutionKind::LegacyAppExport;
+    }
+    let files: Vec<&String> = names.iter().filter(|n| !n.ends_with('/')).collect();
+    let zips: Vec<String> = files
+        .iter()
+        .filter(|n| n.to_ascii_lowercase().ends_with(".zip"))
+        .map(|n| (*n).clone())
+        .collect();
+    if !zips.is_empty() && zips.len() * 2 >= files.len() {
+        return NonSolutionKind::SolutionBundle(zips);
+    }
+    NonSolutionKind::Unknown(names.iter().take(8).cloned().collect())
+}
+
+/// Number of distinct subfolders directly under `prefix`.
+fn count_subfolders(names: &[String], prefix: &str) -> u64 {
+    let mut folders: Vec<&str> = names
+        .iter()
+        .filter_map(|name| {
+            let rest = name.strip_prefix(prefix)?;
+            let (folder, _) = rest.split_once('/')?;
+            (!folder.is_empty()).then_some(folder)
+        })
+        .collect();
+    folders.sort_unstable();
+    folders.dedup();
+    folders.len() as u64
+}
+
+/// Opens entries for parsing with every zip-bomb guard in place.
+struct EntryReader<'a, R: Read + Seek> {
+    archive: &'a mut ZipArchive<R>,
+    path: &'a Path,
+    limits: &'a ReadLimits,
+    inflated: &'a Cell<u64>,
+}
+
+impl<R: Read + Seek> EntryReader<'_, R> {
+    fn parse<T>(
+        &mut self,
+        name: &str,
+        parse: impl FnOnce(&mut XmlStream<'_>) -> Result<T, PackageError>,
+    ) -> Result<T, PackageError> {
+        let context = FileContext::new(self.path, name);
+        let entry = self.archive.by_name(name).map_err(|e| {
+            context.error(match e {
+                ZipError::UnsupportedArchive(message) if message.contains("assword") => {
+                    PackageErrorKind::Encrypted
+                }
+                ZipError::CompressionMethodNotSupported(method) => {
+                    PackageErrorKind::UnsupportedCompression(format!("method {method}"))
+                }
+                ZipError::UnsupportedArchive(message) => {
+                    PackageErrorKind::UnsupportedCompression(message.to_owned())
+                }
+                other => PackageErrorKind::CorruptZip(zip_message(&other)),
+            })
+        })?;
+        if entry.is_dir() {
+            return Err(context.error(PackageErrorKind::NotAFile(name.to_owned())));
+        }
+        if entry.encrypted() {
+            return Err(context.error(PackageErrorKind::Encrypted));
+        }
+        let declared = entry.size();
+        if declared > self.limits.max_entry_bytes {
+            return Err(context.error(PackageErrorKind::EntryTooLarge {
+                limit: self.limits.max_entry_bytes,
+            }));
+        }
+        let compressed = entry.compressed_size().max(1);
+        if declared > self.limits.ratio_floor_bytes
+            && declared / compressed > self.limits.max_compression_ratio
+        {
+            return Err(context.error(PackageErrorKind::CompressionRatio {
+                ratio: declared / compressed,
+                limit: self.limits.max_compression_ratio,
+            }));
+        }
+        let guarded = GuardedRead {
+            inner: entry,
+            read: 0,
+            entry_limit: self.limits.max_entry_bytes,
+            total: self.inflated,
+            total_limit: self.limits.max_total_bytes,
+        };
+        let mut xml = XmlStream::open(guarded, context, self.limits)?;
+        parse(&mut xml)
+    }
+}
+
+/// Counts inflated bytes and stops at the limits, whatever the entry's header declared.
+struct GuardedRead<'c, R> {
+    inner: R,
+    read: u64,
+    entry_limit: u64,
+    total: &'c Cell<u64>,
+    total_limit: u64,
+}
+
+impl<R: Read> Read for GuardedRead<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        self.total.set(self.total.get() + n as u64);
+        if self.read > self.entry_limit {
+            return Err(io::Error::other(InflateGuard::Entry(self.entry_limit)));
+        }
+        if self.total.get() > self.total_limit {
+            return Err(io::Error::other(InflateGuard::Total(self.total_limit)));
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsafe_entry_names_are_recognised() {
+        for name in [
+            "../evil.xml",
+            "a/../../b",
+            "/etc/passwd",
+            "\\windows\\x",
+            "C:/x",
+            "a\\..\\b",
+        ] {
+            assert!(is_unsafe_entry_name(name), "{name}");
+        }
+        for name in [
+            "solution.xml",
+            "WebResources/a..b.js",
+            "Controls/x/bundle.js",
+            "[Content_Types].xml",
+        ] {
+            assert!(!is_unsafe_entry_name(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn manifest_is_found_at_the_root_before_a_nested_one() {
+        let names: Vec<String> = ["x/solution.xml", "solution.xml"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            locate_manifest(&names),
+            Some((String::new(), "solution.xml".into()))
+        );
+        let nested: Vec<String> = ["kv/solution.xml", "kv/customizations.xml"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            locate_manifest(&nested),
+            Some(("kv/".into(), "kv/solution.xml".into()))
+        );
+    }
+}

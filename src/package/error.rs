@@ -86,8 +86,8 @@ pub enum PackageErrorKind {
     MissingFile(String),
     #[error("entry name {0:?} points outside the package (absolute path or '..'); refusing a hostile archive")]
     UnsafeEntryName(String),
-    #[error("the archive holds the entry {0:?} more than once; refusing an ambiguous archive")]
-    DuplicateEntry(String),
+    #[error("the archive holds the same entry name more than once; refusing an ambiguous archive")]
+    DuplicateEntry,
     #[error("the archive has {count} entries, more than the limit of {limit}")]
     TooManyEntries { count: usize, limit: usize },
     #[error("entry inflates to more than {limit} bytes (zip bomb guard)")]
@@ -139,7 +139,7 @@ impl PackageErrorKind {
             Self::NoManifestInFolder => "missing-manifest",
             Self::MissingFile(_) => "missing-file",
             Self::UnsafeEntryName(_) => "unsafe-entry-name",
-            Self::DuplicateEntry(_) => "duplicate-entry",
+            Self::DuplicateEntry => "duplicate-entry",
             Self::TooManyEntries { .. } | Self::TooManyFiles(_) => "too-many-entries",
             Self::EntryTooLarge { .. }
             | Self::CompressionRatio { .. }
@@ -234,7 +234,13 @@ impl fmt::Display for PackageError {
                 }
             }
         }
-        write!(f, ": {}", detail.kind)
+        // Messages quote source text at times; a report line must stay one line.
+        let message = detail.kind.to_string();
+        write!(
+            f,
+            ": {}",
+            message.split_whitespace().collect::<Vec<_>>().join(" ")
+        )
     }
 }
 

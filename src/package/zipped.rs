@@ -12,7 +12,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 use zip::result::ZipError;
-use zip::ZipArchive;
+use zip::{CompressionMethod, ZipArchive};
 
 use super::customizations::{parse_customizations, Components};
 use super::error::{NonSolutionKind, PackageError, PackageErrorKind};
@@ -53,8 +53,14 @@ pub(crate) fn read_zip(path: &Path, limits: &ReadLimits) -> Result<ZipRead, Pack
     }
     let names = entry_names(&archive).map_err(fail)?;
     if archive.has_duplicate_names() {
-        let duplicate = first_duplicate(&names).unwrap_or_default();
-        return Err(fail(PackageErrorKind::DuplicateEntry(duplicate)));
+        return Err(fail(PackageErrorKind::DuplicateEntry));
+    }
+    if let Some(directory) = names
+        .iter()
+        .find(|n| n.trim_end_matches('/').eq_ignore_ascii_case("solution.xml") && n.ends_with('/'))
+    {
+        let kind = PackageErrorKind::NotAFile(directory.clone());
+        return Err(PackageError::in_file(path, directory, kind));
     }
 
     let mut warnings = Vec::new();
@@ -193,11 +199,6 @@ fn is_unsafe_entry_name(name: &str) -> bool {
     absolute || drive || name.split(['/', '\\']).any(|part| part == "..") || name.contains('\0')
 }
 
-fn first_duplicate(names: &[String]) -> Option<String> {
-    let mut seen = std::collections::HashSet::new();
-    names.iter().find(|n| !seen.insert(n.as_str())).cloned()
-}
-
 /// Finds `wanted` directly in the folder `root` (`""` or `"Folder/"`), exact case first.
 fn find_entry(names: &[String], root: &str, wanted: &str) -> Option<String> {
     let exact = format!("{root}{wanted}");
@@ -223,7 +224,9 @@ fn locate_manifest(names: &[String]) -> Option<(String, String)> {
         .iter()
         .filter_map(|name| {
             let (folder, file) = name.split_once('/')?;
-            (!file.contains('/') && file.eq_ignore_ascii_case("solution.xml"))
+            // `Other/Solution.xml` is a zipped SolutionPackager tree, not a nested export.
+            let source_tree = folder.eq_ignore_ascii_case("Other");
+            (!source_tree && !file.contains('/') && file.eq_ignore_ascii_case("solution.xml"))
                 .then(|| format!("{folder}/"))
         })
         .collect();
@@ -319,6 +322,17 @@ impl<R: Read + Seek> EntryReader<'_, R> {
         }
         if entry.encrypted() {
             return Err(context.error(PackageErrorKind::Encrypted));
+        }
+        let method = entry.compression();
+        if !matches!(
+            method,
+            CompressionMethod::Stored | CompressionMethod::Deflated | CompressionMethod::Deflate64
+        ) {
+            return Err(
+                context.error(PackageErrorKind::UnsupportedCompression(format!(
+                    "{method}"
+                ))),
+            );
         }
         let declared = entry.size();
         if declared > self.limits.max_entry_bytes {

@@ -4,4 +4,6 @@
 //! typed model and knows nothing of policy. Policy evaluation, history, reports, alerts and the
 //! daemon are built on top of it.
 
+pub mod eval;
 pub mod package;
+pub mod policy;

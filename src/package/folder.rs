@@ -49,7 +49,7 @@ pub(crate) fn read_folder(path: &Path, limits: &ReadLimits) -> Result<FolderRead
         })?;
         if tree.find_file(path, "[Content_Types].xml")?.is_none() {
             warnings.push(PackageWarning {
-                code: "missing-content-types",
+                code: "missing-content-types".into(),
                 message:
                     "[Content_Types].xml is missing; Dataverse rejects a solution zip without it"
                         .into(),
@@ -90,7 +90,7 @@ pub(crate) fn read_folder(path: &Path, limits: &ReadLimits) -> Result<FolderRead
             parse_customizations(xml, &mut components)
         })?,
         None => warnings.push(PackageWarning {
-            code: "missing-customizations",
+            code: "missing-customizations".into(),
             message: "Other/Customizations.xml is missing; SolutionPackager cannot pack this tree"
                 .into(),
             file: None,

@@ -6,6 +6,7 @@
 //! the line and column.
 
 mod customizations;
+mod diff;
 mod error;
 mod folder;
 mod limits;
@@ -17,6 +18,10 @@ mod zipped;
 
 use std::path::Path;
 
+pub use diff::{
+    diff, AttributeChange, ComponentDiff, EntityChange, NamedChange, OptionValueChange,
+    RootComponentChange,
+};
 pub use error::{NonSolutionKind, PackageError, PackageErrorKind};
 pub use limits::ReadLimits;
 pub use model::{
@@ -72,7 +77,7 @@ fn assemble(
         Ok(version) => (Some(version), None),
         Err(error) => {
             warnings.push(PackageWarning {
-                code: "invalid-version",
+                code: "invalid-version".into(),
                 message: error.to_string(),
                 file: Some(manifest.location.file.to_string()),
             });

@@ -7,13 +7,13 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::version::SolutionVersion;
 
 /// Where an element was read: a file inside the package (zip entry name or path relative to
 /// the unpacked folder, always with `/`) and a 1-based line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Location {
     pub file: Arc<str>,
     pub line: u64,
@@ -26,7 +26,7 @@ impl std::fmt::Display for Location {
 }
 
 /// How the package reached us.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceKind {
     Zip,
@@ -34,7 +34,7 @@ pub enum SourceKind {
 }
 
 /// Which layout the package has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Layout {
     /// A zip export with the manifest files at its root, as Dataverse exports it.
@@ -47,7 +47,7 @@ pub enum Layout {
     ExportFolder,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Source {
     pub path: PathBuf,
     pub kind: SourceKind,
@@ -61,7 +61,7 @@ pub struct Source {
 }
 
 /// `Managed` in the manifest: `0`, `1`, or `2` in unpacked sources that hold both.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ManagedState {
     Unmanaged,
@@ -79,7 +79,7 @@ impl ManagedState {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Publisher {
     pub unique_name: String,
     pub display_name: Option<String>,
@@ -90,7 +90,7 @@ pub struct Publisher {
 }
 
 /// Attributes of the `ImportExportXml` root element of `solution.xml`.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ExportInfo {
     /// Build of the exporting organisation (`version`).
     pub version: Option<String>,
@@ -107,7 +107,7 @@ pub struct ExportInfo {
 }
 
 /// `SolutionManifest/ParentSolution`: present when the package is a patch.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ParentSolution {
     pub unique_name: String,
     pub version: Option<String>,
@@ -115,7 +115,7 @@ pub struct ParentSolution {
 }
 
 /// A component type code: numeric in most exports, a name in some newer ones (`MaskingRule`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ComponentType {
     Code(u32),
@@ -188,7 +188,7 @@ pub fn component_kind_name(code: u32) -> Option<&'static str> {
     })
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RootComponent {
     #[serde(rename = "type")]
     pub component_type: ComponentType,
@@ -201,7 +201,7 @@ pub struct RootComponent {
 }
 
 /// One side of a `MissingDependency`.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct DependencyNode {
     #[serde(rename = "type")]
     pub component_type: Option<ComponentType>,
@@ -220,18 +220,18 @@ pub struct DependencyNode {
     /// Text of a `<package>` child: the package that ships the required solution.
     pub package: Option<String>,
     /// Other attributes, such as dotted alternate keys (`id.uniquename`).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub other: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MissingDependency {
     pub required: DependencyNode,
     pub dependent: DependencyNode,
     pub location: Location,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Attribute {
     /// Logical name, lower-case: the identity for diffs.
     pub name: String,
@@ -249,7 +249,7 @@ pub struct Attribute {
     pub location: Location,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Entity {
     /// Logical name, lower-case.
     pub name: String,
@@ -264,14 +264,14 @@ pub struct Entity {
     pub location: Location,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OptionValue {
     pub value: i64,
     pub label: Option<String>,
     pub location: Location,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OptionSet {
     pub name: String,
     pub display_name: Option<String>,
@@ -285,7 +285,7 @@ pub struct OptionSet {
     pub location: Location,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Relationship {
     pub name: String,
     pub relationship_type: Option<String>,
@@ -298,16 +298,16 @@ pub struct Relationship {
 
 /// Something about the package that does not stop reading it but that a user should know,
 /// e.g. that Dataverse would reject the import.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PackageWarning {
     /// Kebab-case code, e.g. `solution-not-at-root`.
-    pub code: &'static str,
+    pub code: String,
     pub message: String,
     pub file: Option<String>,
 }
 
 /// One solution package, read from a zip or a folder.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Package {
     pub source: Source,
     pub unique_name: String,
@@ -317,7 +317,11 @@ pub struct Package {
     pub version: String,
     /// The comparable version, or `None` when the text is not a valid solution version.
     /// Shown in JSON as `version_normalized` (`1.2` becomes `1.2.0.0`).
-    #[serde(rename = "version_normalized", serialize_with = "serialize_normalized")]
+    #[serde(
+        rename = "version_normalized",
+        serialize_with = "serialize_normalized",
+        deserialize_with = "deserialize_normalized"
+    )]
     pub solution_version: Option<SolutionVersion>,
     /// Why `version` is invalid, when it is.
     pub version_error: Option<String>,
@@ -358,4 +362,11 @@ fn serialize_normalized<S: serde::Serializer>(
         Some(version) => serializer.serialize_some(&version.normalized()),
         None => serializer.serialize_none(),
     }
+}
+
+fn deserialize_normalized<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<SolutionVersion>, D::Error> {
+    let text: Option<String> = Option::deserialize(deserializer)?;
+    Ok(text.and_then(|t| SolutionVersion::parse(&t).ok()))
 }

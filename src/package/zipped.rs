@@ -71,7 +71,7 @@ pub(crate) fn read_zip(path: &Path, limits: &ReadLimits) -> Result<ZipRead, Pack
     })?;
     if !root.is_empty() {
         warnings.push(PackageWarning {
-            code: "solution-not-at-root",
+            code: "solution-not-at-root".into(),
             message: format!(
                 "solution.xml is inside the folder {root:?}; Dataverse rejects this import: \
                  solution.xml, customizations.xml and [Content_Types].xml must be at the zip root"
@@ -81,7 +81,7 @@ pub(crate) fn read_zip(path: &Path, limits: &ReadLimits) -> Result<ZipRead, Pack
     }
     if manifest_name != format!("{root}solution.xml") {
         warnings.push(PackageWarning {
-            code: "manifest-name-case",
+            code: "manifest-name-case".into(),
             message: format!(
                 "the manifest is named {manifest_name:?}; Dataverse exports name it solution.xml"
             ),
@@ -95,7 +95,7 @@ pub(crate) fn read_zip(path: &Path, limits: &ReadLimits) -> Result<ZipRead, Pack
     })?;
     if find_entry(&names, &root, "[Content_Types].xml").is_none() {
         warnings.push(PackageWarning {
-            code: "missing-content-types",
+            code: "missing-content-types".into(),
             message: format!(
                 "{root}[Content_Types].xml is missing; Dataverse rejects a solution zip without it"
             ),

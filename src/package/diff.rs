@@ -1,0 +1,288 @@
+//! The component diff between two versions of a solution: what an upgrade would add, remove
+//! or change. Pure model comparison, used by policies (data-loss risk) and reports.
+//!
+//! Names compare case-insensitively. Attribute sets are compared only where both versions
+//! carry a full `EntityInfo` and neither is marked `unmodified`: a shell or unmodified entity
+//! exports no attributes, and a missing attribute there is not a deletion.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::model::{Attribute, Entity, Location, OptionSet, Package, RootComponent};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ComponentDiff {
+    pub entities_removed: Vec<EntityChange>,
+    pub entities_added: Vec<EntityChange>,
+    pub attributes_removed: Vec<AttributeChange>,
+    pub attributes_added: Vec<AttributeChange>,
+    pub attribute_type_changes: Vec<AttributeChange>,
+    pub attribute_length_changes: Vec<AttributeChange>,
+    pub option_values_removed: Vec<OptionValueChange>,
+    pub option_values_added: Vec<OptionValueChange>,
+    pub relationships_removed: Vec<NamedChange>,
+    pub relationships_added: Vec<NamedChange>,
+    pub root_components_removed: Vec<RootComponentChange>,
+    pub root_components_added: Vec<RootComponentChange>,
+}
+
+impl ComponentDiff {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntityChange {
+    pub name: String,
+    pub schema_name: String,
+    /// Custom attributes the entity carried (what would be lost with it).
+    pub custom_attributes: usize,
+    pub location: Location,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttributeChange {
+    pub entity: String,
+    pub attribute: String,
+    pub custom: bool,
+    pub old_type: Option<String>,
+    pub new_type: Option<String>,
+    pub old_max_length: Option<u64>,
+    pub new_max_length: Option<u64>,
+    /// In the newer package when it has the attribute, else in the older one.
+    pub location: Location,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OptionValueChange {
+    pub option_set: String,
+    pub global: bool,
+    pub entity: Option<String>,
+    pub attribute: Option<String>,
+    pub value: i64,
+    pub label: Option<String>,
+    pub location: Location,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NamedChange {
+    pub name: String,
+    pub location: Location,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RootComponentChange {
+    pub kind: String,
+    pub schema_name: Option<String>,
+    pub id: Option<String>,
+    pub location: Location,
+}
+
+fn key(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+/// What changes when `new` replaces `old`.
+pub fn diff(old: &Package, new: &Package) -> ComponentDiff {
+    let mut out = ComponentDiff::default();
+    let old_entities: BTreeMap<String, &Entity> =
+        old.entities.iter().map(|e| (key(&e.name), e)).collect();
+    let new_entities: BTreeMap<String, &Entity> =
+        new.entities.iter().map(|e| (key(&e.name), e)).collect();
+    for (name, entity) in &old_entities {
+        match new_entities.get(name) {
+            None => out.entities_removed.push(entity_change(entity)),
+            Some(newer) => diff_attributes(entity, newer, &mut out),
+        }
+    }
+    for (name, entity) in &new_entities {
+        if !old_entities.contains_key(name) {
+            out.entities_added.push(entity_change(entity));
+        }
+    }
+    diff_option_sets(&old.option_sets, &new.option_sets, &mut out);
+    let old_relationships: BTreeMap<String, &Location> = old
+        .relationships
+        .iter()
+        .map(|r| (key(&r.name), &r.location))
+        .collect();
+    let new_relationships: BTreeMap<String, &Location> = new
+        .relationships
+        .iter()
+        .map(|r| (key(&r.name), &r.location))
+        .collect();
+    for relationship in &old.relationships {
+        if !new_relationships.contains_key(&key(&relationship.name)) {
+            out.relationships_removed.push(NamedChange {
+                name: relationship.name.clone(),
+                location: relationship.location.clone(),
+            });
+        }
+    }
+    for relationship in &new.relationships {
+        if !old_relationships.contains_key(&key(&relationship.name)) {
+            out.relationships_added.push(NamedChange {
+                name: relationship.name.clone(),
+                location: relationship.location.clone(),
+            });
+        }
+    }
+    let root_key = |c: &RootComponent| {
+        (
+            c.kind.clone(),
+            key(c.schema_name.as_deref().or(c.id.as_deref()).unwrap_or("")),
+        )
+    };
+    let old_roots: std::collections::BTreeSet<_> =
+        old.root_components.iter().map(root_key).collect();
+    let new_roots: std::collections::BTreeSet<_> =
+        new.root_components.iter().map(root_key).collect();
+    for component in &old.root_components {
+        if !new_roots.contains(&root_key(component)) {
+            out.root_components_removed.push(root_change(component));
+        }
+    }
+    for component in &new.root_components {
+        if !old_roots.contains(&root_key(component)) {
+            out.root_components_added.push(root_change(component));
+        }
+    }
+    out
+}
+
+fn entity_change(entity: &Entity) -> EntityChange {
+    EntityChange {
+        name: entity.name.clone(),
+        schema_name: entity.schema_name.clone(),
+        custom_attributes: entity.attributes.iter().filter(|a| a.custom).count(),
+        location: entity.location.clone(),
+    }
+}
+
+fn root_change(component: &RootComponent) -> RootComponentChange {
+    RootComponentChange {
+        kind: component.kind.clone(),
+        schema_name: component.schema_name.clone(),
+        id: component.id.clone(),
+        location: component.location.clone(),
+    }
+}
+
+fn has_definitions(entity: &Entity) -> bool {
+    !entity.shell && !entity.unmodified
+}
+
+/// A change of `located` (the attribute as found in the newer package, or the older one when
+/// it was removed), with both sides for comparison.
+fn attribute_change(
+    entity: &Entity,
+    located: &Attribute,
+    old: Option<&Attribute>,
+    new: Option<&Attribute>,
+) -> AttributeChange {
+    let any = located;
+    AttributeChange {
+        entity: entity.name.clone(),
+        attribute: any.name.clone(),
+        custom: any.custom,
+        old_type: old.and_then(|a| a.attribute_type.clone()),
+        new_type: new.and_then(|a| a.attribute_type.clone()),
+        old_max_length: old.and_then(|a| a.max_length),
+        new_max_length: new.and_then(|a| a.max_length),
+        location: any.location.clone(),
+    }
+}
+
+fn diff_attributes(old: &Entity, new: &Entity, out: &mut ComponentDiff) {
+    if !has_definitions(old) || !has_definitions(new) {
+        return;
+    }
+    let old_attributes: BTreeMap<String, &Attribute> =
+        old.attributes.iter().map(|a| (key(&a.name), a)).collect();
+    let new_attributes: BTreeMap<String, &Attribute> =
+        new.attributes.iter().map(|a| (key(&a.name), a)).collect();
+    for (name, attribute) in &old_attributes {
+        let Some(newer) = new_attributes.get(name) else {
+            out.attributes_removed
+                .push(attribute_change(old, attribute, Some(attribute), None));
+            continue;
+        };
+        if attribute.unmodified || newer.unmodified {
+            continue;
+        }
+        let old_type = attribute
+            .attribute_type
+            .as_deref()
+            .map(str::to_ascii_lowercase);
+        let new_type = newer.attribute_type.as_deref().map(str::to_ascii_lowercase);
+        if old_type.is_some() && new_type.is_some() && old_type != new_type {
+            out.attribute_type_changes.push(attribute_change(
+                new,
+                newer,
+                Some(attribute),
+                Some(newer),
+            ));
+        }
+        if attribute.max_length.is_some()
+            && newer.max_length.is_some()
+            && attribute.max_length != newer.max_length
+        {
+            out.attribute_length_changes.push(attribute_change(
+                new,
+                newer,
+                Some(attribute),
+                Some(newer),
+            ));
+        }
+    }
+    for (name, attribute) in &new_attributes {
+        if !old_attributes.contains_key(name) {
+            out.attributes_added
+                .push(attribute_change(new, attribute, None, Some(attribute)));
+        }
+    }
+}
+
+/// Option sets are matched by name (global) or by owning entity and attribute (local).
+fn option_set_key(set: &OptionSet) -> String {
+    if set.global {
+        format!("global:{}", key(&set.name))
+    } else {
+        format!(
+            "local:{}.{}",
+            key(set.entity.as_deref().unwrap_or("")),
+            key(set.attribute.as_deref().unwrap_or(&set.name))
+        )
+    }
+}
+
+fn diff_option_sets(old: &[OptionSet], new: &[OptionSet], out: &mut ComponentDiff) {
+    let new_sets: BTreeMap<String, &OptionSet> =
+        new.iter().map(|s| (option_set_key(s), s)).collect();
+    for set in old {
+        let Some(newer) = new_sets.get(&option_set_key(set)) else {
+            continue;
+        };
+        let change = |set: &OptionSet, value: &super::model::OptionValue| OptionValueChange {
+            option_set: set.name.clone(),
+            global: set.global,
+            entity: set.entity.clone(),
+            attribute: set.attribute.clone(),
+            value: value.value,
+            label: value.label.clone(),
+            location: value.location.clone(),
+        };
+        for value in &set.values {
+            if !newer.values.iter().any(|v| v.value == value.value) {
+                out.option_values_removed.push(change(set, value));
+            }
+        }
+        for value in &newer.values {
+            if !set.values.iter().any(|v| v.value == value.value) {
+                out.option_values_added.push(change(newer, value));
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! The sandboxed Rhai engine: every resource limit is set here, in one place.
+//!
+//! Scripts get no file, network, module or `eval` access; `print` and `debug` go to the log.
+//! A wall-clock budget per policy run is enforced through the engine's progress callback, so
+//! an endless loop ends as an error, not a hang.
+
+use std::cell::Cell;
+use std::time::{Duration, Instant};
+
+use rhai::{Dynamic, Engine, OptimizationLevel};
+
+use super::api;
+
+/// Resource limits for policy scripts.
+#[derive(Debug, Clone)]
+pub struct SandboxLimits {
+    /// Most Rhai operations one policy may run on one package.
+    pub max_operations: u64,
+    /// Deepest function-call nesting (stops endless recursion).
+    pub max_call_depth: usize,
+    /// Deepest expression nesting at compile time (and in functions).
+    pub max_expression_depth: usize,
+    pub max_string_bytes: usize,
+    pub max_array_len: usize,
+    pub max_map_len: usize,
+    /// Wall-clock budget for one policy on one package.
+    pub time_budget: Duration,
+}
+
+impl Default for SandboxLimits {
+    fn default() -> Self {
+        Self {
+            max_operations: 50_000_000,
+            max_call_depth: 64,
+            max_expression_depth: 128,
+            max_string_bytes: 16 << 20,
+            max_array_len: 1_000_000,
+            max_map_len: 100_000,
+            time_budget: Duration::from_secs(2),
+        }
+    }
+}
+
+thread_local! {
+    /// When the policy running on this thread must stop. Thread-local so one engine can serve
+    /// several worker threads.
+    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// How often (in operations) the clock is read: `Instant::now` on every operation would cost
+/// more than the operations.
+const CLOCK_CHECK_INTERVAL: u64 = 4096;
+
+/// Value the progress callback stops a script with; recognised when mapping errors.
+pub(crate) const TIMEOUT_TOKEN: &str = "solguard: wall-clock budget exceeded";
+
+/// Builds the engine with every limit and the policy API registered.
+pub fn build_engine(limits: &SandboxLimits) -> Engine {
+    let mut engine = Engine::new();
+    engine.set_optimization_level(OptimizationLevel::Simple);
+    engine.set_max_operations(limits.max_operations);
+    engine.set_max_call_levels(limits.max_call_depth);
+    engine.set_max_expr_depths(limits.max_expression_depth, limits.max_expression_depth);
+    engine.set_max_string_size(limits.max_string_bytes);
+    engine.set_max_array_size(limits.max_array_len);
+    engine.set_max_map_size(limits.max_map_len);
+    engine.disable_symbol("eval");
+    engine.on_print(|text| tracing::info!(target: "solguard::policy", "{text}"));
+    engine.on_debug(|text, source, position| {
+        tracing::debug!(target: "solguard::policy", source = source.unwrap_or(""), %position, "{text}");
+    });
+    engine.on_progress(|operations| {
+        if operations % CLOCK_CHECK_INTERVAL != 0 {
+            return None;
+        }
+        let expired =
+            DEADLINE.with(|deadline| deadline.get().is_some_and(|at| Instant::now() >= at));
+        expired.then(|| Dynamic::from(TIMEOUT_TOKEN))
+    });
+    api::register(&mut engine);
+    engine
+}
+
+/// Runs `run` with this thread's deadline set `budget` from now, and clears it after.
+pub(crate) fn with_deadline<T>(budget: Duration, run: impl FnOnce() -> T) -> T {
+    DEADLINE.with(|deadline| deadline.set(Some(Instant::now() + budget)));
+    let result = run();
+    DEADLINE.with(|deadline| deadline.set(None));
+    result
+}

@@ -1,0 +1,189 @@
+//! Policy metadata: the TOML front matter at the top of each policy file, in `//!` lines.
+//!
+//! ```text
+//! //! id = "import-readiness"
+//! //! severity = "error"
+//! //! title = "Dataverse can import the package"
+//! //! description = "What it checks and why."
+//! //! help = "https://learn.microsoft.com/…"
+//! //! hint = "How to fix what it finds."
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+/// How bad a finding is; ordered `Info < Warning < Error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "info" => Some(Self::Info),
+            "warning" => Some(Self::Warning),
+            "error" => Some(Self::Error),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Warning => "warning",
+            Self::Error => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a policy declares about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyMeta {
+    /// Unique kebab-case id, e.g. `version-compatibility`.
+    pub id: String,
+    /// Severity of its findings unless a finding or the config says otherwise.
+    pub severity: Severity,
+    pub title: String,
+    /// What it checks and why.
+    pub description: String,
+    /// A link to documentation.
+    #[serde(default)]
+    pub help: Option<String>,
+    /// How to fix what it finds, when findings carry no hint of their own.
+    #[serde(default)]
+    pub hint: Option<String>,
+}
+
+/// A problem in the front matter, at a line and column of the policy file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetaError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// True for `lower-case-words-with-hyphens`.
+pub fn is_kebab_case(text: &str) -> bool {
+    !text.is_empty()
+        && !text.starts_with('-')
+        && !text.ends_with('-')
+        && !text.contains("--")
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// Reads the front matter: the consecutive `//!` lines at the top of `source` (blank lines
+/// may precede them). TOML line N is file line `first + N`.
+pub fn parse_front_matter(source: &str) -> Result<PolicyMeta, MetaError> {
+    let mut toml_text = String::new();
+    let mut first_line = None;
+    for (index, line) in source.lines().enumerate() {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix("//!") {
+            first_line.get_or_insert(index);
+            toml_text.push_str(rest.strip_prefix(' ').unwrap_or(rest));
+            toml_text.push('\n');
+        } else if trimmed.is_empty() && first_line.is_none() {
+            continue;
+        } else {
+            break;
+        }
+    }
+    let Some(first_line) = first_line else {
+        return Err(MetaError {
+            line: 1,
+            column: 1,
+            message: "no metadata: a policy starts with `//!` lines holding id, severity, title, description and help or hint (TOML)".into(),
+        });
+    };
+    let meta: PolicyMeta = toml::from_str(&toml_text).map_err(|e| {
+        let (line, column) = e
+            .span()
+            .map(|span| line_column(&toml_text, span.start))
+            .unwrap_or((1, 1));
+        MetaError {
+            line: first_line + line,
+            column: column + 3,
+            message: e.message().trim().to_owned(),
+        }
+    })?;
+    let at_top = |message: String| MetaError {
+        line: first_line + 1,
+        column: 1,
+        message,
+    };
+    if !is_kebab_case(&meta.id) {
+        return Err(at_top(format!("policy id {:?} is not kebab-case", meta.id)));
+    }
+    if meta.help.is_none() && meta.hint.is_none() {
+        return Err(at_top(
+            "metadata needs a `help` link or a fix `hint`".into(),
+        ));
+    }
+    if meta.title.trim().is_empty() || meta.description.trim().is_empty() {
+        return Err(at_top(
+            "metadata needs a non-empty title and description".into(),
+        ));
+    }
+    Ok(meta)
+}
+
+/// 1-based line and column of a byte offset.
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |at| at + 1) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "//! id = \"demo-rule\"\n//! severity = \"warning\"\n//! title = \"Demo\"\n//! description = \"\"\"\n//! Checks a thing.\n//! \"\"\"\n//! hint = \"Fix it\"\n\nfn check(pkg, context) { [] }\n";
+
+    #[test]
+    fn front_matter_is_read() {
+        let meta = parse_front_matter(GOOD).expect("valid");
+        assert_eq!(meta.id, "demo-rule");
+        assert_eq!(meta.severity, Severity::Warning);
+        assert_eq!(meta.description.trim(), "Checks a thing.");
+    }
+
+    #[test]
+    fn errors_name_the_file_line() {
+        let bad = GOOD.replace("severity = \"warning\"", "severity = \"fatal\"");
+        let error = parse_front_matter(&bad).expect_err("bad severity");
+        assert_eq!(error.line, 2, "{error:?}");
+        let unknown = GOOD.replace("//! hint", "//! colour = \"red\"\n//! hint");
+        let error = parse_front_matter(&unknown).expect_err("unknown key");
+        assert_eq!(error.line, 7, "{error:?}");
+        assert!(error.message.contains("colour"), "{error:?}");
+        let not_kebab = GOOD.replace("demo-rule", "Demo_Rule");
+        assert!(parse_front_matter(&not_kebab)
+            .expect_err("id")
+            .message
+            .contains("kebab"));
+        assert!(parse_front_matter("fn check(p, c) {}").is_err());
+    }
+
+    #[test]
+    fn kebab_case() {
+        assert!(is_kebab_case("newer-platform"));
+        assert!(is_kebab_case("v2-check"));
+        for bad in ["", "-a", "a-", "a--b", "A", "a_b", "a b"] {
+            assert!(!is_kebab_case(bad), "{bad}");
+        }
+    }
+}

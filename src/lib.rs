@@ -4,6 +4,9 @@
 //! typed model and knows nothing of policy. Policy evaluation, history, reports, alerts and the
 //! daemon are built on top of it.
 
+pub mod config;
 pub mod eval;
 pub mod package;
 pub mod policy;
+pub mod report;
+pub mod run;

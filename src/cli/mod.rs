@@ -1,7 +1,9 @@
 //! Command-line interface: argument parsing, logging setup and dispatch to subcommands.
 //! Exit codes: 0 success, 1 the command's check failed, 2 usage or input error.
 
+mod check;
 mod inspect;
+mod policy;
 
 use std::process::ExitCode;
 
@@ -19,6 +21,11 @@ struct Cli {
 enum Command {
     /// Read a solution package (zip or folder) and print its model.
     Inspect(inspect::InspectArgs),
+    /// Evaluate policies on packages; exit 1 when findings reach --fail-on.
+    Check(check::CheckArgs),
+    /// List, explain and test policies.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
 }
 
 pub fn main() -> ExitCode {
@@ -26,6 +33,8 @@ pub fn main() -> ExitCode {
     init_logging();
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(&args),
+        Command::Check(args) => check::run(&args),
+        Command::Policy(command) => policy::run(&command),
     };
     match result {
         Ok(code) => code,
@@ -42,5 +51,6 @@ fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }

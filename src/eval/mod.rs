@@ -3,10 +3,12 @@
 //! verdict. Policy outcomes are findings, never errors: a failing policy is a `policy-error`
 //! finding and an unreadable package a `package-format` finding.
 
+mod cases;
 mod evaluator;
 mod finding;
 mod waiver;
 
+pub use cases::{fixture_package, run_cases, CaseFile, CaseResult};
 pub use evaluator::{EvalSettings, Evaluator, HistoryEntry, RuleSettings, Target};
 pub use finding::{
     is_accepted, Finding, Verdict, Waived, PACKAGE_FORMAT_RULE, POLICY_ERROR_CODE, WAIVERS_RULE,

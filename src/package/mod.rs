@@ -7,6 +7,7 @@
 
 mod customizations;
 mod diff;
+mod discover;
 mod error;
 mod folder;
 mod limits;
@@ -22,6 +23,7 @@ pub use diff::{
     diff, AttributeChange, ComponentDiff, EntityChange, NamedChange, OptionValueChange,
     RootComponentChange,
 };
+pub use discover::{discover, is_package_folder};
 pub use error::{NonSolutionKind, PackageError, PackageErrorKind};
 pub use limits::ReadLimits;
 pub use model::{

@@ -13,7 +13,8 @@ use super::version::SolutionVersion;
 
 /// Where an element was read: a file inside the package (zip entry name or path relative to
 /// the unpacked folder, always with `/`) and a 1-based line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Location {
     pub file: Arc<str>,
     pub line: u64,
@@ -26,18 +27,20 @@ impl std::fmt::Display for Location {
 }
 
 /// How the package reached us.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceKind {
+    #[default]
     Zip,
     Folder,
 }
 
 /// Which layout the package has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Layout {
     /// A zip export with the manifest files at its root, as Dataverse exports it.
+    #[default]
     ZipExport,
     /// A zip whose manifest files sit one folder deep; Dataverse rejects it at import.
     ZipNested,
@@ -47,7 +50,8 @@ pub enum Layout {
     ExportFolder,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Source {
     pub path: PathBuf,
     pub kind: SourceKind,
@@ -61,9 +65,10 @@ pub struct Source {
 }
 
 /// `Managed` in the manifest: `0`, `1`, or `2` in unpacked sources that hold both.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ManagedState {
+    #[default]
     Unmanaged,
     Managed,
     Both,
@@ -79,7 +84,8 @@ impl ManagedState {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Publisher {
     pub unique_name: String,
     pub display_name: Option<String>,
@@ -91,6 +97,7 @@ pub struct Publisher {
 
 /// Attributes of the `ImportExportXml` root element of `solution.xml`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ExportInfo {
     /// Build of the exporting organisation (`version`).
     pub version: Option<String>,
@@ -107,7 +114,8 @@ pub struct ExportInfo {
 }
 
 /// `SolutionManifest/ParentSolution`: present when the package is a patch.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ParentSolution {
     pub unique_name: String,
     pub version: Option<String>,
@@ -120,6 +128,12 @@ pub struct ParentSolution {
 pub enum ComponentType {
     Code(u32),
     Name(String),
+}
+
+impl Default for ComponentType {
+    fn default() -> Self {
+        Self::Code(0)
+    }
 }
 
 impl ComponentType {
@@ -188,7 +202,8 @@ pub fn component_kind_name(code: u32) -> Option<&'static str> {
     })
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RootComponent {
     #[serde(rename = "type")]
     pub component_type: ComponentType,
@@ -202,6 +217,7 @@ pub struct RootComponent {
 
 /// One side of a `MissingDependency`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DependencyNode {
     #[serde(rename = "type")]
     pub component_type: Option<ComponentType>,
@@ -224,14 +240,16 @@ pub struct DependencyNode {
     pub other: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct MissingDependency {
     pub required: DependencyNode,
     pub dependent: DependencyNode,
     pub location: Location,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Attribute {
     /// Logical name, lower-case: the identity for diffs.
     pub name: String,
@@ -249,7 +267,8 @@ pub struct Attribute {
     pub location: Location,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Entity {
     /// Logical name, lower-case.
     pub name: String,
@@ -264,14 +283,16 @@ pub struct Entity {
     pub location: Location,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct OptionValue {
     pub value: i64,
     pub label: Option<String>,
     pub location: Location,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct OptionSet {
     pub name: String,
     pub display_name: Option<String>,
@@ -285,7 +306,8 @@ pub struct OptionSet {
     pub location: Location,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Relationship {
     pub name: String,
     pub relationship_type: Option<String>,
@@ -298,7 +320,8 @@ pub struct Relationship {
 
 /// Something about the package that does not stop reading it but that a user should know,
 /// e.g. that Dataverse would reject the import.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PackageWarning {
     /// Kebab-case code, e.g. `solution-not-at-root`.
     pub code: String,
@@ -307,7 +330,8 @@ pub struct PackageWarning {
 }
 
 /// One solution package, read from a zip or a folder.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Package {
     pub source: Source,
     pub unique_name: String,

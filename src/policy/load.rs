@@ -89,6 +89,11 @@ pub fn shipped_files() -> Vec<PolicyFile> {
     files
 }
 
+/// Writes the shipped policies folder (policies, test cases, fixtures) under `to`.
+pub fn extract_shipped(to: &Path) -> std::io::Result<()> {
+    SHIPPED.extract(to)
+}
+
 /// The `.rhai` files of a folder (not recursive), sorted by name.
 pub fn folder_files(dir: &Path) -> Result<Vec<PolicyFile>, PolicyLoadError> {
     let io = |source| PolicyLoadError::Io {

@@ -15,7 +15,8 @@ mod run;
 pub use api::{same_name, ScriptPackage};
 pub use engine::SandboxLimits;
 pub use load::{
-    folder_files, shipped_files, Policy, PolicyFile, PolicyLoadError, PolicySet, ENTRY_POINT,
+    extract_shipped, folder_files, shipped_files, Policy, PolicyFile, PolicyLoadError, PolicySet,
+    ENTRY_POINT,
 };
-pub use meta::{is_kebab_case, parse_front_matter, MetaError, PolicyMeta, Severity};
+pub use meta::{is_kebab_case, line_column, parse_front_matter, MetaError, PolicyMeta, Severity};
 pub use run::{Emitted, PolicyFailure};

@@ -1,0 +1,292 @@
+//! Policy test cases, kept beside the policies as `<id>.tests.toml`. A case gives the package
+//! (a fixture path relative to the case file, or an inline model fragment merged over a minimal
+//! valid model), optionally the previous release, params and targets, and the findings it
+//! expects by rule and code.
+//!
+//! ```toml
+//! [[case]]
+//! name = "a nested zip is refused"
+//! model = { warnings = [{ code = "solution-not-at-root", message = "…", file = "kv/solution.xml" }] }
+//! expect = [{ code = "solution-not-at-root" }]
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::evaluator::{EvalSettings, Evaluator, RuleSettings, Target};
+use crate::package::{read_package, Package, SolutionVersion};
+use crate::policy::{PolicySet, Severity};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseFileToml {
+    #[serde(rename = "case", default)]
+    cases: Vec<CaseToml>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseToml {
+    name: String,
+    package: Option<String>,
+    model: Option<toml::Table>,
+    previous: Option<PackageSpec>,
+    #[serde(default)]
+    params: toml::Table,
+    #[serde(default)]
+    targets: BTreeMap<String, String>,
+    #[serde(default)]
+    expect: Vec<Expected>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PackageSpec {
+    package: Option<String>,
+    model: Option<toml::Table>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expected {
+    rule: Option<String>,
+    code: String,
+    severity: Option<Severity>,
+}
+
+/// A case file's text and how to find the fixtures it names.
+#[derive(Debug, Clone)]
+pub struct CaseFile {
+    /// Where the file is (`policies/x.tests.toml` or `shipped:x.tests.toml`).
+    pub origin: String,
+    /// The policy it tests: the file name before `.tests.toml`.
+    pub policy_id: String,
+    pub text: String,
+    /// Folder that fixture paths are relative to.
+    pub base: PathBuf,
+}
+
+/// The outcome of one case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseResult {
+    pub policy: String,
+    pub name: String,
+    pub origin: String,
+    pub passed: bool,
+    /// `rule/code[ severity]`, sorted.
+    pub expected: Vec<String>,
+    pub actual: Vec<String>,
+    /// Set when the case itself is broken (bad file, unreadable fixture).
+    pub error: Option<String>,
+}
+
+/// A minimal valid package that inline model fragments are merged over.
+pub fn fixture_package() -> Package {
+    let mut package = Package {
+        unique_name: "Fixture".into(),
+        display_name: Some("Fixture".into()),
+        version: "1.0.0.0".into(),
+        ..Package::default()
+    };
+    package.publisher.unique_name = "fixturepublisher".into();
+    package.publisher.customization_prefix = Some("fix".into());
+    package.publisher.option_value_prefix = Some(10000);
+    package.export.version = Some("9.2.24101.200".into());
+    package.export.solution_package_version = Some("9.2".into());
+    package.export.generated_by = Some("CrmLive".into());
+    package.location.file = "solution.xml".into();
+    package.location.line = 2;
+    package.solution_version = SolutionVersion::parse(&package.version).ok();
+    package
+}
+
+fn merge(base: &mut serde_json::Value, fragment: serde_json::Value) {
+    match (base, fragment) {
+        (serde_json::Value::Object(base), serde_json::Value::Object(fragment)) => {
+            for (key, value) in fragment {
+                merge(base.entry(key).or_insert(serde_json::Value::Null), value);
+            }
+        }
+        (base, fragment) => *base = fragment,
+    }
+}
+
+fn model_package(fragment: &toml::Table) -> Result<Package, String> {
+    let mut base = serde_json::to_value(fixture_package()).map_err(|e| e.to_string())?;
+    let fragment = serde_json::to_value(fragment).map_err(|e| e.to_string())?;
+    merge(&mut base, fragment);
+    let mut package: Package =
+        serde_json::from_value(base).map_err(|e| format!("inline model: {e}"))?;
+    package.solution_version = SolutionVersion::parse(&package.version).ok();
+    Ok(package)
+}
+
+fn load_spec(
+    base: &Path,
+    package: &Option<String>,
+    model: &Option<toml::Table>,
+) -> Result<Option<Arc<Package>>, String> {
+    match (package, model) {
+        (Some(_), Some(_)) => Err("give either `package` or `model`, not both".into()),
+        (Some(path), None) => read_package(&base.join(path))
+            .map(|p| Some(Arc::new(p)))
+            .map_err(|e| e.to_string()),
+        (None, Some(model)) => model_package(model).map(|p| Some(Arc::new(p))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Runs every case in `files` against `policies`.
+pub fn run_cases(policies: &PolicySet, files: &[CaseFile], today: time::Date) -> Vec<CaseResult> {
+    let mut results = Vec::new();
+    for file in files {
+        let parsed: CaseFileToml = match toml::from_str(&file.text) {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                results.push(broken(
+                    file,
+                    "(file)",
+                    format!("cannot read test cases: {}", error.message().trim()),
+                ));
+                continue;
+            }
+        };
+        if policies.get(&file.policy_id).is_none() {
+            results.push(broken(
+                file,
+                "(file)",
+                format!("no policy with id {:?}", file.policy_id),
+            ));
+            continue;
+        }
+        for case in parsed.cases {
+            results.push(run_case(policies, file, case, today));
+        }
+    }
+    results
+}
+
+fn broken(file: &CaseFile, name: &str, error: String) -> CaseResult {
+    CaseResult {
+        policy: file.policy_id.clone(),
+        name: name.to_owned(),
+        origin: file.origin.clone(),
+        passed: false,
+        expected: Vec::new(),
+        actual: Vec::new(),
+        error: Some(error),
+    }
+}
+
+fn run_case(
+    policies: &PolicySet,
+    file: &CaseFile,
+    case: CaseToml,
+    today: time::Date,
+) -> CaseResult {
+    let package = match load_spec(&file.base, &case.package, &case.model) {
+        Ok(Some(package)) => package,
+        Ok(None) => Arc::new(fixture_package()),
+        Err(error) => return broken(file, &case.name, error),
+    };
+    let previous = match &case.previous {
+        Some(spec) => match load_spec(&file.base, &spec.package, &spec.model) {
+            Ok(previous) => previous,
+            Err(error) => return broken(file, &case.name, format!("previous: {error}")),
+        },
+        None => None,
+    };
+    // Only the policy under test runs, so other policies' findings do not leak into the case.
+    let mut rules: BTreeMap<String, RuleSettings> = policies
+        .ids()
+        .into_iter()
+        .filter(|id| *id != file.policy_id)
+        .map(|id| {
+            (
+                id.to_owned(),
+                RuleSettings {
+                    enabled: Some(false),
+                    ..RuleSettings::default()
+                },
+            )
+        })
+        .collect();
+    rules.insert(
+        file.policy_id.clone(),
+        RuleSettings {
+            params: case.params.clone(),
+            ..RuleSettings::default()
+        },
+    );
+    let settings = EvalSettings {
+        rules,
+        targets: case
+            .targets
+            .iter()
+            .map(|(name, version)| Target {
+                name: name.clone(),
+                version: version.clone(),
+            })
+            .collect(),
+        waivers: Vec::new(),
+    };
+    let mut evaluator = Evaluator::new(policies, settings, today);
+    let findings = evaluator.evaluate(&package, previous.as_ref(), &[]);
+    // Each expectation takes one finding with its rule and code (and severity, when given);
+    // the case passes when every expectation is met and no finding is left over.
+    let mut unmatched: Vec<&super::Finding> = findings.iter().collect();
+    let mut missing = Vec::new();
+    for expectation in &case.expect {
+        let rule = expectation.rule.as_deref().unwrap_or(&file.policy_id);
+        let position = unmatched.iter().position(|f| {
+            f.rule == rule
+                && f.code == expectation.code
+                && expectation.severity.is_none_or(|s| s == f.severity)
+        });
+        match position {
+            Some(index) => {
+                unmatched.remove(index);
+            }
+            None => missing.push(expectation),
+        }
+    }
+    let passed = missing.is_empty() && unmatched.is_empty();
+    let describe = |rule: &str, code: &str, severity: Option<Severity>| match severity {
+        Some(severity) => format!("{rule}/{code} ({severity})"),
+        None => format!("{rule}/{code}"),
+    };
+    let mut expected: Vec<String> = case
+        .expect
+        .iter()
+        .map(|e| {
+            describe(
+                e.rule.as_deref().unwrap_or(&file.policy_id),
+                &e.code,
+                e.severity,
+            )
+        })
+        .collect();
+    let mut actual: Vec<String> = findings
+        .iter()
+        .map(|f| describe(&f.rule, &f.code, Some(f.severity)))
+        .collect();
+    expected.sort();
+    actual.sort();
+    let failures: Vec<String> = findings
+        .iter()
+        .filter(|f| f.code == super::POLICY_ERROR_CODE)
+        .map(|f| f.message.clone())
+        .collect();
+    CaseResult {
+        policy: file.policy_id.clone(),
+        name: case.name,
+        origin: file.origin.clone(),
+        passed,
+        expected,
+        actual,
+        error: failures.into_iter().next(),
+    }
+}

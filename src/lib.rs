@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod eval;
+pub mod history;
 pub mod package;
 pub mod policy;
 pub mod report;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use time::format_description::well_known::Rfc3339;
 
 use crate::eval::{is_accepted, Evaluator, HistoryEntry, Verdict};
+use crate::history::{HistoryError, HistoryStore, ReleaseRecord};
 use crate::package::{read_package, Package};
 use crate::report::{PackageReport, Report};
 
@@ -25,8 +26,15 @@ fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
-/// Evaluates the packages at `paths` in order and reports on them.
-pub fn check_packages(evaluator: &mut Evaluator<'_>, paths: &[PathBuf]) -> Report {
+/// Evaluates the packages at `paths` in order and reports on them. A package's `previous` is
+/// the last accepted release of the same solution earlier in the run, else in `history`; every
+/// package read is recorded in `history` when one is given.
+pub fn check_packages(
+    evaluator: &mut Evaluator<'_>,
+    paths: &[PathBuf],
+    history: Option<&HistoryStore>,
+) -> Result<Report, HistoryError> {
+    let policy_set = evaluator.policy_set_hash();
     let mut releases = Releases::default();
     let mut reports = Vec::with_capacity(paths.len());
     for path in paths {
@@ -50,13 +58,38 @@ pub fn check_packages(evaluator: &mut Evaluator<'_>, paths: &[PathBuf]) -> Repor
             }
         };
         let key = package.unique_name.to_lowercase();
-        let previous = releases.last_accepted.get(&key).cloned();
-        let history = releases.history.get(&key).cloned().unwrap_or_default();
-        let findings = evaluator.evaluate(&package, previous.as_ref(), &history);
+        let mut previous = releases.last_accepted.get(&key).cloned();
+        let mut accepted_before = releases.history.get(&key).cloned().unwrap_or_default();
+        if let Some(store) = history {
+            if previous.is_none() {
+                previous = store.last_accepted(&package.unique_name)?.map(Arc::new);
+            }
+            let mut stored = store.accepted_history(&package.unique_name)?;
+            stored.extend(accepted_before);
+            accepted_before = stored;
+        }
+        let findings = evaluator.evaluate(&package, previous.as_ref(), &accepted_before);
         let accepted = is_accepted(&findings);
         let verdict = Verdict::of(&findings);
         tracing::info!(path = %path.display(), solution = %package.unique_name, version = %package.version, verdict = verdict.as_str(), "Package checked");
-        if accepted {
+        let checked_at = now_rfc3339();
+        if let Some(store) = history {
+            let record = ReleaseRecord {
+                sha256: package.source.sha256.clone(),
+                path: path.display().to_string(),
+                unique_name: package.unique_name.clone(),
+                version: package.version.clone(),
+                publisher: package.publisher.unique_name.clone(),
+                managed: package.managed.as_str().to_owned(),
+                verdict,
+                accepted,
+                findings: findings.clone(),
+                checked_at: checked_at.clone(),
+                policy_set: policy_set.clone(),
+            };
+            store.record(&record, &package)?;
+        } else if accepted {
+            // Without a store, the run itself remembers what it accepted.
             releases
                 .history
                 .entry(key.clone())
@@ -66,8 +99,10 @@ pub fn check_packages(evaluator: &mut Evaluator<'_>, paths: &[PathBuf]) -> Repor
                     publisher: package.publisher.unique_name.clone(),
                     managed: package.managed.as_str().to_owned(),
                     sha256: package.source.sha256.clone(),
-                    when: now_rfc3339(),
+                    when: checked_at,
                 });
+        }
+        if accepted {
             releases.last_accepted.insert(key, Arc::clone(&package));
         }
         reports.push(PackageReport {
@@ -82,9 +117,5 @@ pub fn check_packages(evaluator: &mut Evaluator<'_>, paths: &[PathBuf]) -> Repor
             findings,
         });
     }
-    Report::new(
-        evaluator.policy_set_hash(),
-        reports,
-        evaluator.unused_waivers(),
-    )
+    Ok(Report::new(policy_set, reports, evaluator.unused_waivers()))
 }

@@ -517,3 +517,63 @@ fn policy_list_and_explain() {
         Some(2)
     );
 }
+
+#[test]
+fn history_database_supplies_previous_across_runs() {
+    let dir = TempDir::new().expect("tmp");
+    let policies = user_policies(dir.path());
+    let db = dir.path().join("state/history.db");
+    let v1 = release(dir.path(), "a_1.zip", "1.0.0.0");
+    let v2 = release(dir.path(), "b_2.zip", "1.1.0.0");
+    let v3 = release(dir.path(), "c_3.zip", "1.2.0.0");
+    let config = dir.path().join("solguard.toml");
+    std::fs::write(
+        &config,
+        "[rules.reject-listed.params]\nrejected = [\"1.1.0.0\"]\n",
+    )
+    .expect("config");
+    let check = |package: &Path| {
+        let output = solguard(&[
+            "check",
+            "--format",
+            "json",
+            "--config",
+            path_str(&config),
+            "--policies",
+            path_str(&policies),
+            "--history",
+            path_str(&db),
+            path_str(package),
+        ]);
+        json(&output)
+    };
+    let first = check(&v1);
+    assert!(first["packages"][0]["previous_version"].is_null());
+    assert!(
+        db.is_file(),
+        "the database is created on first use, with its folder"
+    );
+    let second = check(&v2);
+    assert_eq!(
+        second["packages"][0]["previous_version"], "1.0.0.0",
+        "previous comes from the database"
+    );
+    assert_eq!(second["packages"][0]["verdict"], "fail");
+    let third = check(&v3);
+    assert_eq!(
+        third["packages"][0]["previous_version"], "1.0.0.0",
+        "the rejected 1.1.0.0 is recorded but never becomes previous"
+    );
+    let store = solguard::history::HistoryStore::open(&db).expect("database reopens");
+    let releases = store.releases(Some("CONTOSOCORE")).expect("query");
+    let versions: Vec<&str> = releases.iter().map(|r| r.version.as_str()).collect();
+    assert_eq!(versions, ["1.0.0.0", "1.1.0.0", "1.2.0.0"]);
+    assert_eq!(
+        releases.iter().map(|r| r.accepted).collect::<Vec<_>>(),
+        [true, false, true]
+    );
+    assert_eq!(releases[1].findings[0].code, "listed");
+    assert_eq!(releases[0].sha256.as_ref().map(String::len), Some(64));
+    let history = store.accepted_history("contosocore").expect("history");
+    assert_eq!(history.len(), 2);
+}

@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use solguard::config::Config;
 use solguard::eval::{Evaluator, Target};
+use solguard::history::HistoryStore;
 use solguard::package::discover;
 use solguard::policy::{PolicySet, SandboxLimits, Severity};
 use solguard::report::{write_human, Report};
@@ -28,6 +29,9 @@ pub struct CheckArgs {
     /// Target environment as NAME=VERSION, or a bare VERSION; repeatable.
     #[arg(long = "target", value_name = "NAME=VERSION")]
     targets: Vec<String>,
+    /// History database (SQLite): previous releases are read from it and results recorded to it.
+    #[arg(long)]
+    history: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
@@ -100,7 +104,12 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     }
     let mut evaluator = Evaluator::new(&policies, settings, today());
     let packages = discover(&args.paths);
-    let report = check_packages(&mut evaluator, &packages);
+    let store = args
+        .history
+        .as_deref()
+        .map(HistoryStore::open)
+        .transpose()?;
+    let report = check_packages(&mut evaluator, &packages, store.as_ref())?;
     write_report(args, &report)?;
     let failed = match (args.fail_on.threshold(), report.worst()) {
         (Some(threshold), Some(worst)) => worst >= threshold,

@@ -92,10 +92,10 @@ fn expect_root(
     let root = xml.root()?;
     if root.name() != expected.as_bytes() {
         let found = root.name_string();
-        let line = root.line;
+        let line = root.line();
         return Err(xml.error_at(line, PackageErrorKind::WrongRoot { expected, found }));
     }
-    Ok((root.empty, root.line))
+    Ok((root.empty, root.line()))
 }
 
 /// `customizations.xml` (`Other/Customizations.xml` when unpacked).
@@ -159,7 +159,7 @@ pub(crate) fn parse_option_set_file(
     let root = xml.root()?;
     if root.name() != b"optionset" {
         let found = root.name_string();
-        let line = root.line;
+        let line = root.line();
         return Err(xml.error_at(
             line,
             PackageErrorKind::WrongRoot {
@@ -171,7 +171,7 @@ pub(crate) fn parse_option_set_file(
     let child = Child {
         key: root.attr("Name")?,
         empty: root.empty,
-        line: root.line,
+        line: root.line(),
         unmodified: false,
     };
     let set = parse_option_set(xml, child, OptionSetOwner::Global)?;
@@ -241,16 +241,22 @@ fn each_child(
         return Ok(());
     }
     while let Some(tag) = xml.next_child()? {
-        let (empty, line) = (tag.empty, tag.line);
+        let empty = tag.empty;
         if tag.name() != wanted {
             xml.skip(empty)?;
             continue;
         }
-        let key = match key_attr {
-            Some(attr) => tag.attr(attr)?,
-            None => None,
-        };
-        let unmodified = tag.attr("unmodified")?.is_some_and(|u| is_true(&u));
+        let line = tag.line();
+        // One pass over the attributes for both the key and the `unmodified` flag.
+        let mut key = None;
+        let mut unmodified = false;
+        for (name, value) in tag.attrs()? {
+            if Some(name.as_str()) == key_attr {
+                key = Some(value);
+            } else if name == "unmodified" {
+                unmodified = is_true(&value);
+            }
+        }
         parse(
             xml,
             Child {
@@ -417,7 +423,7 @@ fn parse_attribute(
     let mut local_set = None;
     if !child.empty {
         while let Some(tag) = xml.next_child()? {
-            let (empty, line) = (tag.empty, tag.line);
+            let empty = tag.empty;
             match tag.name() {
                 b"Type" => attribute.attribute_type = Some(xml.text(empty)?),
                 b"LogicalName" => attribute.name = xml.text(empty)?.to_ascii_lowercase(),
@@ -427,6 +433,7 @@ fn parse_attribute(
                 b"RequiredLevel" => attribute.required_level = Some(xml.text(empty)?),
                 b"OptionSetName" => attribute.option_set = Some(xml.text(empty)?),
                 b"optionset" => {
+                    let line = tag.line();
                     let key = tag.attr("Name")?;
                     let child = Child {
                         empty,
@@ -520,7 +527,7 @@ fn parse_option_values(
         return Ok(());
     }
     while let Some(tag) = xml.next_child()? {
-        let (empty, line) = (tag.empty, tag.line);
+        let (empty, line) = (tag.empty, tag.line());
         if !matches!(tag.name(), b"option" | b"state" | b"status") {
             xml.skip(empty)?;
             continue;

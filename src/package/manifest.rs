@@ -75,7 +75,7 @@ pub(crate) fn parse_manifest(xml: &mut XmlStream<'_>) -> Result<Manifest, Packag
     let root = xml.root()?;
     if root.name() != b"ImportExportXml" {
         let found = root.name_string();
-        let line = root.line;
+        let line = root.line();
         return Err(xml.error_at(
             line,
             PackageErrorKind::WrongRoot {
@@ -84,14 +84,14 @@ pub(crate) fn parse_manifest(xml: &mut XmlStream<'_>) -> Result<Manifest, Packag
             },
         ));
     }
-    let root_line = root.line;
+    let root_line = root.line();
     let mut export = read_export_info(&root)?;
     let root_empty = root.empty;
     export.location = Some(xml.location(root_line));
     let mut manifest = None;
     if !root_empty {
         while let Some(tag) = xml.next_child()? {
-            let (empty, line) = (tag.empty, tag.line);
+            let (empty, line) = (tag.empty, tag.line());
             if tag.name() == b"SolutionManifest" && manifest.is_none() {
                 manifest = Some(parse_solution_manifest(xml, empty, line, &export)?);
             } else {
@@ -147,7 +147,7 @@ fn parse_solution_manifest(
     let mut missing_dependencies = Vec::new();
     if !empty {
         while let Some(tag) = xml.next_child()? {
-            let (empty, line) = (tag.empty, tag.line);
+            let (empty, line) = (tag.empty, tag.line());
             match tag.name() {
                 b"UniqueName" => unique_name = Some(xml.text(empty)?),
                 b"LocalizedNames" => names = Labels::read(xml, empty, "description")?,
@@ -216,7 +216,7 @@ fn parse_publisher(
     let mut option_prefix = None;
     if !empty {
         while let Some(tag) = xml.next_child()? {
-            let (empty, child_line) = (tag.empty, tag.line);
+            let (empty, child_line) = (tag.empty, tag.line());
             match tag.name() {
                 b"UniqueName" => unique_name = Some(xml.text(empty)?),
                 b"LocalizedNames" => names = Labels::read(xml, empty, "description")?,
@@ -294,7 +294,7 @@ fn parse_root_components(
         return Ok(components);
     }
     while let Some(tag) = xml.next_child()? {
-        let (empty, line) = (tag.empty, tag.line);
+        let (empty, line) = (tag.empty, tag.line());
         if tag.name() != b"RootComponent" {
             xml.skip(empty)?;
             continue;
@@ -342,7 +342,7 @@ fn parse_missing(
         return Ok(dependencies);
     }
     while let Some(tag) = xml.next_child()? {
-        let (empty, line) = (tag.empty, tag.line);
+        let (empty, line) = (tag.empty, tag.line());
         if tag.name() != b"MissingDependency" || empty {
             xml.skip(empty)?;
             continue;

@@ -6,7 +6,8 @@
 //! entity is ever expanded), and bounds nesting depth and the size of any single token.
 
 use std::borrow::Cow;
-use std::io::{self, BufRead, BufReader, Cursor, Read};
+use std::cell::Cell;
+use std::io::{self, BufRead, Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -44,24 +45,47 @@ impl FileContext {
     }
 }
 
-/// A `BufRead` adapter that counts the lines consumed and bounds the bytes between two marks.
+/// A buffered reader that counts lines lazily and bounds the bytes between two marks.
 struct LineTracker<R> {
     inner: R,
-    consumed: u64,
-    newlines: u64,
-    /// Offset just after the last newline consumed (start of the current line).
-    line_start: u64,
+    buf: Box<[u8]>,
+    pos: usize,
+    filled: usize,
+    /// Bytes consumed before `buf[0]`.
+    base: u64,
+    /// `buf[..counted]` has been scanned for newlines.
+    counted: Cell<usize>,
+    newlines: Cell<u64>,
+    /// Offset just after the last newline counted (start of the current line).
+    line_start: Cell<u64>,
     since_mark: usize,
     max_token_bytes: usize,
 }
 
-impl<R: BufRead> LineTracker<R> {
+impl<R: Read> LineTracker<R> {
+    fn count_to(&self, end: usize) {
+        let from = self.counted.get();
+        if end > from {
+            let scanned = &self.buf[from..end];
+            let newlines = memchr::memchr_iter(b'\n', scanned).count() as u64;
+            if newlines > 0 {
+                self.newlines.set(self.newlines.get() + newlines);
+                if let Some(last) = memchr::memrchr(b'\n', scanned) {
+                    self.line_start.set(self.base + (from + last) as u64 + 1);
+                }
+            }
+            self.counted.set(end);
+        }
+    }
+
     fn line(&self) -> u64 {
-        self.newlines + 1
+        self.count_to(self.pos);
+        self.newlines.get() + 1
     }
 
     fn column(&self) -> u64 {
-        self.consumed - self.line_start + 1
+        self.count_to(self.pos);
+        self.base + self.pos as u64 - self.line_start.get() + 1
     }
 
     fn mark(&mut self) {
@@ -73,7 +97,7 @@ impl<R: BufRead> LineTracker<R> {
     }
 }
 
-impl<R: BufRead> Read for LineTracker<R> {
+impl<R: Read> Read for LineTracker<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         let available = self.fill_buf()?;
         let n = available.len().min(out.len());
@@ -83,29 +107,43 @@ impl<R: BufRead> Read for LineTracker<R> {
     }
 }
 
-impl<R: BufRead> BufRead for LineTracker<R> {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+impl<R: Read> LineTracker<R> {
+    #[cold]
+    #[inline(never)]
+    fn refill(&mut self) -> io::Result<()> {
         if self.token_overflow() {
             return Err(io::Error::other(TokenTooLarge));
         }
-        self.inner.fill_buf()
+        self.count_to(self.filled);
+        self.base += self.filled as u64;
+        self.pos = 0;
+        self.filled = 0;
+        self.counted.set(0);
+        self.filled = loop {
+            match self.inner.read(&mut self.buf) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        Ok(())
+    }
+}
+
+impl<R: Read> BufRead for LineTracker<R> {
+    #[inline]
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.pos >= self.filled || self.token_overflow() {
+            self.refill()?;
+        }
+        Ok(&self.buf[self.pos..self.filled])
     }
 
+    #[inline]
     fn consume(&mut self, amount: usize) {
-        // BufRead's contract: fill_buf after fill_buf without consume returns the same bytes.
-        if let Ok(available) = self.inner.fill_buf() {
-            let taken = &available[..amount.min(available.len())];
-            let newlines = memchr::memchr_iter(b'\n', taken).count() as u64;
-            if newlines > 0 {
-                self.newlines += newlines;
-                if let Some(last) = memchr::memrchr(b'\n', taken) {
-                    self.line_start = self.consumed + last as u64 + 1;
-                }
-            }
-        }
-        self.consumed += amount as u64;
+        let amount = amount.min(self.filled - self.pos);
+        self.pos += amount;
         self.since_mark = self.since_mark.saturating_add(amount);
-        self.inner.consume(amount);
     }
 }
 
@@ -120,23 +158,57 @@ impl std::fmt::Display for TokenTooLarge {
 
 impl std::error::Error for TokenTooLarge {}
 
-type Source<'r> = LineTracker<Box<dyn BufRead + 'r>>;
+type Source<'r> = LineTracker<Box<dyn Read + 'r>>;
 
 /// A start or empty-element tag, borrowed from the stream until the next read.
 pub(crate) struct Tag<'a> {
-    start: BytesStart<'a>,
+    /// The tag as read: `<name attributes>` or `<name attributes/>`, already checked as UTF-8
+    /// by quick-xml; it is viewed as text only when attributes are asked for.
+    raw: &'a [u8],
     context: &'a FileContext,
     /// `<x/>`: the element has no content and no end tag to consume.
     pub empty: bool,
-    pub line: u64,
+    lines: &'a dyn Lines,
+}
+
+trait Lines {
+    fn current_line(&self) -> u64;
+}
+
+impl<R: Read> Lines for LineTracker<R> {
+    fn current_line(&self) -> u64 {
+        self.line()
+    }
 }
 
 impl Tag<'_> {
+    /// The line where the tag starts (counted on demand).
+    pub fn line(&self) -> u64 {
+        self.lines.current_line() - memchr::memchr_iter(b'\n', self.raw).count() as u64
+    }
+
+    /// The tag without `<`, `>` and the `/` of an empty element.
+    fn content(&self) -> &[u8] {
+        let raw = self.raw.strip_prefix(b"<").unwrap_or(self.raw);
+        let raw = raw.strip_suffix(b">").unwrap_or(raw);
+        if self.empty {
+            raw.strip_suffix(b"/").unwrap_or(raw)
+        } else {
+            raw
+        }
+    }
+
+    /// The local name (after any `prefix:`), as bytes; compared without decoding.
     pub fn name(&self) -> &[u8] {
-        let full = self.start.name().into_inner();
-        match full.rfind(':') {
-            Some(colon) => &full.as_bytes()[colon + 1..],
-            None => full.as_bytes(),
+        let content = self.content();
+        let end = content
+            .iter()
+            .position(|b| b.is_ascii_whitespace())
+            .unwrap_or(content.len());
+        let full = &content[..end];
+        match memchr::memrchr(b':', full) {
+            Some(colon) => &full[colon + 1..],
+            None => full,
         }
     }
 
@@ -144,13 +216,26 @@ impl Tag<'_> {
         String::from_utf8_lossy(self.name()).into_owned()
     }
 
+    fn start(&self) -> Result<BytesStart<'_>, PackageError> {
+        let content = std::str::from_utf8(self.content()).map_err(|e| {
+            self.context
+                .error(PackageErrorKind::Encoding(e.to_string()))
+                .at(self.line(), None)
+        })?;
+        let name_len = content
+            .find(|c: char| c.is_ascii_whitespace())
+            .unwrap_or(content.len());
+        Ok(BytesStart::from_content(content, name_len))
+    }
+
     /// The value of an attribute (by local name), with references resolved.
     pub fn attr(&self, name: &str) -> Result<Option<String>, PackageError> {
-        for attribute in self.start.attributes() {
+        let start = self.start()?;
+        for attribute in start.attributes() {
             let attribute = attribute.map_err(|e| {
                 self.context
                     .error(PackageErrorKind::Xml(e.to_string()))
-                    .at(self.line, None)
+                    .at(self.line(), None)
             })?;
             if attribute.key.local_name().as_ref() == name {
                 let value = attribute
@@ -158,7 +243,7 @@ impl Tag<'_> {
                     .map_err(|e| {
                         self.context
                             .error(PackageErrorKind::Xml(format!("attribute {name}: {e}")))
-                            .at(self.line, None)
+                            .at(self.line(), None)
                     })?;
                 return Ok(Some(value.into_owned()));
             }
@@ -168,12 +253,13 @@ impl Tag<'_> {
 
     /// All attributes as (local name, value) pairs.
     pub fn attrs(&self) -> Result<Vec<(String, String)>, PackageError> {
+        let start = self.start()?;
         let mut pairs = Vec::new();
-        for attribute in self.start.attributes() {
+        for attribute in start.attributes() {
             let attribute = attribute.map_err(|e| {
                 self.context
                     .error(PackageErrorKind::Xml(e.to_string()))
-                    .at(self.line, None)
+                    .at(self.line(), None)
             })?;
             let key = attribute.key.local_name().as_ref().to_owned();
             let value = attribute
@@ -181,7 +267,7 @@ impl Tag<'_> {
                 .map_err(|e| {
                     self.context
                         .error(PackageErrorKind::Xml(format!("attribute {key}: {e}")))
-                        .at(self.line, None)
+                        .at(self.line(), None)
                 })?;
             pairs.push((key, value.into_owned()));
         }
@@ -216,20 +302,23 @@ impl<'r> XmlStream<'r> {
             prefix.drain(..UTF8_BOM.len());
         }
         let stream = Cursor::new(prefix).chain(input);
-        let decoded: Box<dyn BufRead + 'r> = match encoding {
-            None => Box::new(BufReader::with_capacity(READ_BUFFER_BYTES, stream)),
-            Some(encoding) => {
-                let transcoder = encoding_rs_io::DecodeReaderBytesBuilder::new()
+        let decoded: Box<dyn Read + 'r> = match encoding {
+            None => Box::new(stream),
+            Some(encoding) => Box::new(
+                encoding_rs_io::DecodeReaderBytesBuilder::new()
                     .encoding(Some(encoding))
-                    .build(stream);
-                Box::new(BufReader::with_capacity(READ_BUFFER_BYTES, transcoder))
-            }
+                    .build(stream),
+            ),
         };
         let tracker = LineTracker {
             inner: decoded,
-            consumed: 0,
-            newlines: 0,
-            line_start: 0,
+            buf: vec![0; READ_BUFFER_BYTES].into_boxed_slice(),
+            pos: 0,
+            filled: 0,
+            base: 0,
+            counted: Cell::new(0),
+            newlines: Cell::new(0),
+            line_start: Cell::new(0),
             since_mark: 0,
             max_token_bytes: limits.max_xml_token_bytes,
         };
@@ -277,12 +366,12 @@ impl<'r> XmlStream<'r> {
                 let kind = PackageErrorKind::TokenTooLarge(tracker.max_token_bytes);
                 return Err(self.context.error(kind).at(tracker.line(), None));
             }
-            let line = tracker.line();
             Ok(match event {
                 Event::Start(_) => {
                     self.depth += 1;
                     if self.depth > self.max_depth {
                         let kind = PackageErrorKind::TooDeep(self.max_depth);
+                        let line = self.reader.get_ref().line();
                         return Err(self.context.error(kind).at(line, None));
                     }
                     Ev::Tag { empty: false }
@@ -292,11 +381,12 @@ impl<'r> XmlStream<'r> {
                     self.depth = self.depth.saturating_sub(1);
                     Ev::End
                 }
-                Event::Text(text) => Ev::Text(text.xml10_content()),
-                Event::CData(data) => Ev::Text(data.xml10_content()),
+                Event::Text(text) => Ev::Text(RawText::Text(text)),
+                Event::CData(data) => Ev::Text(RawText::CData(data)),
                 Event::GeneralRef(reference) => Ev::Ref(reference),
                 Event::DocType(_) => {
-                    return Err(self.context.error(PackageErrorKind::Doctype).at(line, None))
+                    let line = self.reader.get_ref().line();
+                    return Err(self.context.error(PackageErrorKind::Doctype).at(line, None));
                 }
                 Event::Eof => Ev::Eof,
                 Event::Comment(_) | Event::Decl(_) | Event::PI(_) => Ev::Skip,
@@ -309,7 +399,7 @@ impl<'r> XmlStream<'r> {
         loop {
             let line = self.reader.get_ref().line();
             match self.next_event()? {
-                Ev::Tag { empty } => return self.current_tag(empty),
+                Ev::Tag { empty } => return Ok(self.current_tag(empty)),
                 Ev::Skip => {}
                 Ev::Eof => {
                     return Err(self.error_at(
@@ -317,7 +407,7 @@ impl<'r> XmlStream<'r> {
                         PackageErrorKind::Xml("the file has no root element".into()),
                     ))
                 }
-                Ev::Text(text) if text.trim().is_empty() => {}
+                Ev::Text(text) if text.content().trim().is_empty() => {}
                 Ev::Text(_) | Ev::Ref(_) | Ev::End => {
                     return Err(self
                         .error_here(PackageErrorKind::Xml("text before the root element".into())))
@@ -328,27 +418,13 @@ impl<'r> XmlStream<'r> {
 
     /// Re-borrows the tag just read as a [`Tag`]. Only valid right after a `Tag` event, whose
     /// bytes quick-xml leaves in `buf` as `<name attributes>` or `<name attributes/>`.
-    fn current_tag(&mut self, empty: bool) -> Result<Tag<'_>, PackageError> {
-        let line =
-            self.reader.get_ref().line() - memchr::memchr_iter(b'\n', &self.buf).count() as u64;
-        let text = std::str::from_utf8(&self.buf)
-            .map_err(|e| self.error_here(PackageErrorKind::Encoding(e.to_string())))?;
-        let content = text.strip_prefix('<').unwrap_or(text);
-        let content = content.strip_suffix('>').unwrap_or(content);
-        let content = if empty {
-            content.strip_suffix('/').unwrap_or(content)
-        } else {
-            content
-        };
-        let name_len = content
-            .find(|c: char| c.is_ascii_whitespace())
-            .unwrap_or(content.len());
-        Ok(Tag {
-            start: BytesStart::from_content(content, name_len),
+    fn current_tag(&self, empty: bool) -> Tag<'_> {
+        Tag {
+            raw: &self.buf,
             context: &self.context,
             empty,
-            line,
-        })
+            lines: self.reader.get_ref(),
+        }
     }
 
     /// The next child element of the element whose content is being read, or `None` once its
@@ -356,7 +432,7 @@ impl<'r> XmlStream<'r> {
     pub fn next_child(&mut self) -> Result<Option<Tag<'_>>, PackageError> {
         loop {
             match self.next_event()? {
-                Ev::Tag { empty } => return self.current_tag(empty).map(Some),
+                Ev::Tag { empty } => return Ok(Some(self.current_tag(empty))),
                 Ev::End => return Ok(None),
                 Ev::Eof => {
                     return Err(self.error_here(PackageErrorKind::Xml(
@@ -398,7 +474,7 @@ impl<'r> XmlStream<'r> {
         }
         loop {
             match self.next_event()? {
-                Ev::Text(content) => text.push_str(&content),
+                Ev::Text(content) => text.push_str(&content.content()),
                 Ev::Ref(reference) => {
                     let resolved = resolve_reference(&reference);
                     match resolved {
@@ -416,7 +492,14 @@ impl<'r> XmlStream<'r> {
                 }
             }
         }
-        Ok(text.trim().to_owned())
+        // Trim in place: most values have no surrounding whitespace, so no second allocation.
+        let end = text.trim_end().len();
+        text.truncate(end);
+        let start = text.len() - text.trim_start().len();
+        if start > 0 {
+            text.drain(..start);
+        }
+        Ok(text)
     }
 
     /// Reads to the end of the document after the root element closed: trailing elements or
@@ -426,7 +509,7 @@ impl<'r> XmlStream<'r> {
             match self.next_event()? {
                 Ev::Eof => return Ok(()),
                 Ev::Skip => {}
-                Ev::Text(text) if text.trim().is_empty() => {}
+                Ev::Text(text) if text.content().trim().is_empty() => {}
                 Ev::Text(_) | Ev::Ref(_) | Ev::Tag { .. } | Ev::End => {
                     return Err(self.error_here(PackageErrorKind::Xml(
                         "content after the root element".into(),
@@ -473,10 +556,24 @@ enum Ev<'a> {
         empty: bool,
     },
     End,
-    Text(Cow<'a, str>),
+    Text(RawText<'a>),
     Ref(BytesRef<'a>),
     Skip,
     Eof,
+}
+
+enum RawText<'a> {
+    Text(quick_xml::events::BytesText<'a>),
+    CData(quick_xml::events::BytesCData<'a>),
+}
+
+impl<'a> RawText<'a> {
+    fn content(&self) -> Cow<'a, str> {
+        match self {
+            Self::Text(text) => text.xml10_content(),
+            Self::CData(data) => data.xml10_content(),
+        }
+    }
 }
 
 fn resolve_reference(reference: &BytesRef<'_>) -> Result<String, String> {
@@ -559,7 +656,7 @@ mod tests {
             return Ok(found);
         }
         while let Some(tag) = xml.next_child()? {
-            let (name, empty, line) = (tag.name_string(), tag.empty, tag.line);
+            let (name, empty, line) = (tag.name_string(), tag.empty, tag.line());
             let text = xml.text(empty)?;
             found.push((name, text, line));
         }

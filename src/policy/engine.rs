@@ -20,6 +20,9 @@ pub struct SandboxLimits {
     pub max_call_depth: usize,
     /// Deepest expression nesting at compile time (and in functions).
     pub max_expression_depth: usize,
+    /// Rhai sums these sizes over nested values, so they must leave room for the model of a
+    /// large package (a 200 MB customizations.xml holds ~60k attributes of ~12 fields each)
+    /// while still stopping a script that grows values without end.
     pub max_string_bytes: usize,
     pub max_array_len: usize,
     pub max_map_len: usize,
@@ -33,9 +36,9 @@ impl Default for SandboxLimits {
             max_operations: 50_000_000,
             max_call_depth: 64,
             max_expression_depth: 128,
-            max_string_bytes: 16 << 20,
-            max_array_len: 1_000_000,
-            max_map_len: 100_000,
+            max_string_bytes: 64 << 20,
+            max_array_len: 10_000_000,
+            max_map_len: 10_000_000,
             time_budget: Duration::from_secs(2),
         }
     }

@@ -101,21 +101,10 @@ fn main() {
     let generated =
         large_package::write_package(&path, size_mb << 20).expect("the package is generated");
     eprintln!(
-        "generated {} in {} ms: customizations.xml {} bytes ({:.1} MiB) uncompressed, {} bytes \
-         ({:.2} MiB) compressed, ratio {:.1}:1; zip {} bytes; {} entities, {} attributes, {} option sets, {} \
-         relationships",
+        "generated {} in {} ms: {}",
         path.display(),
         started.elapsed().as_millis(),
-        generated.uncompressed,
-        generated.uncompressed as f64 / MIB,
-        generated.compressed,
-        generated.compressed as f64 / MIB,
-        generated.ratio(),
-        generated.zip_bytes,
-        generated.entities,
-        generated.attributes,
-        generated.option_sets,
-        generated.relationships,
+        generated.describe()
     );
     // Both sides must see the whole document before anything is timed.
     assert_eq!(

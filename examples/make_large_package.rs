@@ -14,8 +14,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-const MIB: f64 = (1 << 20) as f64;
-
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (out, size_mb) = match args.as_slice() {
@@ -34,20 +32,9 @@ fn main() -> ExitCode {
         }
     };
     println!(
-        "{}: {} uncompressed {} bytes ({:.1} MiB), compressed {} bytes ({:.1} MiB, ratio {:.1}:1); \
-         zip {} bytes; {} entities, {} attributes, {} option sets, {} relationships; {} ms",
+        "{}: {}; {} ms",
         out.display(),
-        large_package::CUSTOMIZATIONS,
-        generated.uncompressed,
-        generated.uncompressed as f64 / MIB,
-        generated.compressed,
-        generated.compressed as f64 / MIB,
-        generated.ratio(),
-        generated.zip_bytes,
-        generated.entities,
-        generated.attributes,
-        generated.option_sets,
-        generated.relationships,
+        generated.describe(),
         started.elapsed().as_millis()
     );
     ExitCode::SUCCESS

@@ -338,16 +338,19 @@ reason = "Nothing to waive"
 "#,
     )
     .expect("write");
-    let output = solguard(&[
-        "check",
-        "--format",
-        "json",
-        "--config",
-        path_str(&config),
-        "--policies",
-        path_str(&policies),
-        path_str(&package),
-    ]);
+    let run = || {
+        solguard(&[
+            "check",
+            "--format",
+            "json",
+            "--config",
+            path_str(&config),
+            "--policies",
+            path_str(&policies),
+            path_str(&package),
+        ])
+    };
+    let output = run();
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -369,16 +372,7 @@ reason = "Nothing to waive"
         .expect("read")
         .replace("2999-12-31", "2020-01-01");
     std::fs::write(&config, expired).expect("write");
-    let output = solguard(&[
-        "check",
-        "--format",
-        "json",
-        "--config",
-        path_str(&config),
-        "--policies",
-        path_str(&policies),
-        path_str(&package),
-    ]);
+    let output = run();
     assert_eq!(
         output.status.code(),
         Some(1),

@@ -41,6 +41,25 @@ impl Generated {
     pub fn ratio(&self) -> f64 {
         self.uncompressed as f64 / self.compressed.max(1) as f64
     }
+
+    /// One line on what was generated: sizes, ratio and counts.
+    pub fn describe(&self) -> String {
+        const MIB: f64 = (1 << 20) as f64;
+        format!(
+            "{CUSTOMIZATIONS} {} bytes ({:.1} MiB) uncompressed, {} bytes ({:.2} MiB) compressed, \
+             ratio {:.1}:1; zip {} bytes; {} entities, {} attributes, {} option sets, {} relationships",
+            self.uncompressed,
+            self.uncompressed as f64 / MIB,
+            self.compressed,
+            self.compressed as f64 / MIB,
+            self.ratio(),
+            self.zip_bytes,
+            self.entities,
+            self.attributes,
+            self.option_sets,
+            self.relationships,
+        )
+    }
 }
 
 const SOLUTION_XML: &str = r#"<ImportExportXml version="9.2.24101.200" SolutionPackageVersion="9.2" languagecode="1033" generatedBy="CrmLive" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><SolutionManifest><UniqueName>BenchSolution</UniqueName><LocalizedNames><LocalizedName description="Bench" languagecode="1033" /></LocalizedNames><Descriptions /><Version>1.0.0.0</Version><Managed>0</Managed><Publisher><UniqueName>bench</UniqueName><LocalizedNames><LocalizedName description="Bench" languagecode="1033" /></LocalizedNames><CustomizationPrefix>new</CustomizationPrefix><CustomizationOptionValuePrefix>10000</CustomizationOptionValuePrefix></Publisher><RootComponents><RootComponent type="1" schemaName="new_thing0" behavior="0" /></RootComponents><MissingDependencies /></SolutionManifest></ImportExportXml>"#;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use time::format_description::well_known::Rfc3339;
 
-use crate::eval::{is_accepted, Evaluator, HistoryEntry, Verdict};
+use crate::eval::{is_accepted, Evaluator, HistoryEntry, Related, Verdict};
 use crate::history::{HistoryError, HistoryStore, ReleaseRecord};
 use crate::package::{read_package, Package};
 use crate::report::{PackageReport, Report};
@@ -68,7 +68,23 @@ pub fn check_packages(
             stored.extend(accepted_before);
             accepted_before = stored;
         }
-        let findings = evaluator.evaluate(&package, previous.as_ref(), &accepted_before);
+        let parent = match &package.parent {
+            Some(parent) => {
+                let parent_key = parent.unique_name.to_lowercase();
+                match (releases.last_accepted.get(&parent_key), history) {
+                    (Some(found), _) => Some(Arc::clone(found)),
+                    (None, Some(store)) => store.last_accepted(&parent.unique_name)?.map(Arc::new),
+                    (None, None) => None,
+                }
+            }
+            None => None,
+        };
+        let related = Related {
+            previous: previous.as_ref(),
+            history: &accepted_before,
+            parent: parent.as_ref(),
+        };
+        let findings = evaluator.evaluate_related(&package, &related);
         let accepted = is_accepted(&findings);
         let verdict = Verdict::of(&findings);
         tracing::info!(path = %path.display(), solution = %package.unique_name, version = %package.version, verdict = verdict.as_str(), "Package checked");

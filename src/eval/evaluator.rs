@@ -41,6 +41,17 @@ pub struct HistoryEntry {
     pub when: String,
 }
 
+/// Releases related to the package being evaluated.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Related<'a> {
+    /// The last accepted release of the same solution.
+    pub previous: Option<&'a Arc<Package>>,
+    /// Accepted releases of the same solution, oldest first.
+    pub history: &'a [HistoryEntry],
+    /// For a patch: the last accepted release of its parent solution.
+    pub parent: Option<&'a Arc<Package>>,
+}
+
 /// Everything an evaluation needs besides the packages.
 #[derive(Debug, Clone, Default)]
 pub struct EvalSettings {
@@ -99,11 +110,30 @@ impl<'a> Evaluator<'a> {
         previous: Option<&Arc<Package>>,
         history: &[HistoryEntry],
     ) -> Vec<Finding> {
-        let script_package = Dynamic::from(ScriptPackage(Arc::clone(package)));
-        let previous = previous.map_or(Dynamic::UNIT, |p| {
-            Dynamic::from(ScriptPackage(Arc::clone(p)))
-        });
-        let history = rhai::serde::to_dynamic(history).unwrap_or(Dynamic::UNIT);
+        let related = Related {
+            previous,
+            history,
+            parent: None,
+        };
+        self.evaluate_related(package, &related)
+    }
+
+    /// Like [`Evaluator::evaluate`], with the parent solution's last accepted release for a
+    /// patch (`context.parent`).
+    pub fn evaluate_related(
+        &mut self,
+        package: &Arc<Package>,
+        related: &Related<'_>,
+    ) -> Vec<Finding> {
+        let script = |p: Option<&Arc<Package>>| {
+            p.map_or(Dynamic::UNIT, |p| {
+                Dynamic::from(ScriptPackage(Arc::clone(p)))
+            })
+        };
+        let script_package = script(Some(package));
+        let previous = script(related.previous);
+        let parent = script(related.parent);
+        let history = rhai::serde::to_dynamic(related.history).unwrap_or(Dynamic::UNIT);
         let targets = rhai::serde::to_dynamic(&self.settings.targets).unwrap_or(Dynamic::UNIT);
         let mut findings = Vec::new();
         for policy in self.policies.policies() {
@@ -117,6 +147,7 @@ impl<'a> Evaluator<'a> {
                 .unwrap_or_else(|| Dynamic::from_map(Map::new()));
             let mut context = Map::new();
             context.insert("previous".into(), previous.clone());
+            context.insert("parent".into(), parent.clone());
             context.insert("history".into(), history.clone());
             context.insert("targets".into(), targets.clone());
             context.insert("params".into(), params);

@@ -9,7 +9,7 @@ mod finding;
 mod waiver;
 
 pub use cases::{fixture_package, run_cases, CaseFile, CaseResult};
-pub use evaluator::{EvalSettings, Evaluator, HistoryEntry, RuleSettings, Target};
+pub use evaluator::{EvalSettings, Evaluator, HistoryEntry, Related, RuleSettings, Target};
 pub use finding::{
     is_accepted, Finding, Verdict, Waived, PACKAGE_FORMAT_RULE, POLICY_ERROR_CODE, WAIVERS_RULE,
 };

@@ -33,10 +33,19 @@ impl ComponentDiff {
     }
 }
 
+/// True when two packages carry the same components: the same diff-relevant content and the
+/// same counts of other component kinds. Re-exports of an unchanged solution differ in bytes
+/// but not here.
+pub fn same_components(a: &Package, b: &Package) -> bool {
+    a.components == b.components && diff(a, b).is_empty()
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EntityChange {
     pub name: String,
     pub schema_name: String,
+    /// Exported without `EntityInfo` (behavior 1 or 2): only a shell, not its data definition.
+    pub shell: bool,
     /// Custom attributes the entity carried (what would be lost with it).
     pub custom_attributes: usize,
     pub location: Location,
@@ -156,6 +165,7 @@ fn entity_change(entity: &Entity) -> EntityChange {
     EntityChange {
         name: entity.name.clone(),
         schema_name: entity.schema_name.clone(),
+        shell: entity.shell,
         custom_attributes: entity.attributes.iter().filter(|a| a.custom).count(),
         location: entity.location.clone(),
     }

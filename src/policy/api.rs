@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rhai::{Dynamic, Engine, EvalAltResult, Map};
 use serde::Serialize;
 
-use crate::package::{diff, Package, SolutionVersion};
+use crate::package::{diff, same_components, Package, SolutionVersion};
 
 /// A package as scripts see it: read-only, fields converted on access.
 #[derive(Debug, Clone)]
@@ -32,9 +32,11 @@ pub(crate) fn register(engine: &mut Engine) {
     engine.register_type_with_name::<ScriptPackage>("Package");
     package_getters!(engine:
         source, unique_name, display_name, description, version, version_error, managed,
-        publisher, export, parent, root_components, missing_dependencies, entities,
+        publisher, parent, root_components, missing_dependencies, entities,
         option_sets, relationships, components, warnings, location,
     );
+    // `export` is a Rhai keyword, so scripts read the export facts as `pkg.exported`.
+    engine.register_get("exported", |p: &mut ScriptPackage| to_dynamic(&p.0.export));
     engine.register_get("solution_version", |p: &mut ScriptPackage| -> Dynamic {
         p.0.solution_version
             .clone()
@@ -46,6 +48,9 @@ pub(crate) fn register(engine: &mut Engine) {
     });
     engine.register_fn("diff", |old: ScriptPackage, new: ScriptPackage| {
         to_dynamic(&diff(&old.0, &new.0))
+    });
+    engine.register_fn("components_equal", |a: ScriptPackage, b: ScriptPackage| {
+        same_components(&a.0, &b.0)
     });
 
     register_versions(engine);

@@ -2,6 +2,8 @@
 //! Exit codes: 0 success, 1 the command's check failed, 2 usage or input error.
 
 mod check;
+mod diff;
+mod history;
 mod inspect;
 mod policy;
 
@@ -23,6 +25,10 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Evaluate policies on packages; exit 1 when findings reach --fail-on.
     Check(check::CheckArgs),
+    /// Compare two packages component by component (what an upgrade deletes).
+    Diff(diff::DiffArgs),
+    /// List solutions and their accepted and rejected releases in the history database.
+    History(history::HistoryArgs),
     /// List, explain and test policies.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
@@ -35,6 +41,8 @@ pub fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Policy(command) => policy::run(&command),
+        Command::Diff(args) => diff::run(&args),
+        Command::History(args) => history::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -160,13 +160,32 @@ impl HistoryStore {
 
     /// The model of the last accepted release of `unique_name` (case-insensitive).
     pub fn last_accepted(&self, unique_name: &str) -> Result<Option<Package>, HistoryError> {
+        self.snapshot(
+            "SELECT snapshot FROM releases WHERE unique_name = ?1 AND accepted = 1 ORDER BY id DESC LIMIT 1",
+            [unique_name],
+        )
+    }
+
+    /// The model of the latest record of `unique_name` at `version`, accepted or not.
+    pub fn release(
+        &self,
+        unique_name: &str,
+        version: &str,
+    ) -> Result<Option<Package>, HistoryError> {
+        self.snapshot(
+            "SELECT snapshot FROM releases WHERE unique_name = ?1 AND version = ?2 ORDER BY id DESC LIMIT 1",
+            [unique_name, version],
+        )
+    }
+
+    fn snapshot<P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+    ) -> Result<Option<Package>, HistoryError> {
         let snapshot: Option<String> = self
             .conn
-            .query_row(
-                "SELECT snapshot FROM releases WHERE unique_name = ?1 AND accepted = 1 ORDER BY id DESC LIMIT 1",
-                [unique_name],
-                |row| row.get(0),
-            )
+            .query_row(sql, params, |row| row.get(0))
             .optional()
             .map_err(|e| self.sqlite(e))?;
         snapshot

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
+
 use solguard::config::Config;
 use solguard::eval::{Evaluator, Target};
 use solguard::history::HistoryStore;
@@ -14,6 +15,8 @@ use solguard::package::discover;
 use solguard::policy::{PolicySet, SandboxLimits, Severity};
 use solguard::report::{write_human, Report};
 use solguard::run::check_packages;
+
+use super::Format;
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -41,12 +44,6 @@ pub struct CheckArgs {
     /// Fail (exit 1) when a finding has this severity or worse.
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
     fail_on: FailOn,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
-    Human,
-    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -7,10 +7,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use clap::{Args, ValueEnum};
+use clap::Args;
+
 use serde::Serialize;
 use solguard::history::HistoryStore;
 use solguard::package::{diff, read_package, ComponentDiff, Package};
+
+use super::Format;
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
@@ -23,12 +26,6 @@ pub struct DiffArgs {
     history: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
-    Human,
-    Json,
 }
 
 #[derive(Serialize)]

@@ -7,10 +7,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::bail;
-use clap::{Args, ValueEnum};
+use clap::Args;
+
 use serde::Serialize;
 use solguard::history::{HistoryStore, ReleaseRecord};
 use solguard::policy::Severity;
+
+use super::Format;
 
 /// Where `check --history` and the daemon keep the database unless told otherwise.
 pub const DEFAULT_HISTORY: &str = "state/history.db";
@@ -24,12 +27,6 @@ pub struct HistoryArgs {
     history: PathBuf,
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
-    Human,
-    Json,
 }
 
 #[derive(Serialize)]

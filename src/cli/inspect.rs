@@ -5,8 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Args, ValueEnum};
+use clap::Args;
+
 use solguard::package::{read_package, Package};
+
+use super::Format;
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
@@ -15,12 +18,6 @@ pub struct InspectArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
-    Human,
-    Json,
 }
 
 pub fn run(args: &InspectArgs) -> anyhow::Result<ExitCode> {

@@ -9,7 +9,7 @@ mod policy;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// Governs Microsoft Dataverse / Dynamics 365 solution packages.
 #[derive(Debug, Parser)]
@@ -32,6 +32,13 @@ enum Command {
     /// List, explain and test policies.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+}
+
+/// How a command prints its result: for people, or as JSON for pipelines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
 }
 
 pub fn main() -> ExitCode {

@@ -352,46 +352,50 @@ impl<'r> XmlStream<'r> {
         self.context.error(kind).at(line, None)
     }
 
-    /// Reads the next event; comments, declarations and processing instructions are `Skip`.
-    fn next_event(&mut self) -> Result<Ev<'_>, PackageError> {
-        {
-            self.buf.clear();
-            self.reader.get_mut().mark();
-            let event = match self.reader.read_event_into(&mut self.buf) {
-                Ok(event) => event,
-                Err(error) => return Err(read_error(&self.reader, &self.context, error)),
-            };
-            let tracker = self.reader.get_ref();
-            if tracker.token_overflow() {
-                let kind = PackageErrorKind::TokenTooLarge(tracker.max_token_bytes);
+    /// Reads the next event with every guard applied: the size of one token, the nesting
+    /// depth, and the refusal of DOCTYPEs.
+    fn read_raw(&mut self) -> Result<Event<'_>, PackageError> {
+        self.buf.clear();
+        self.reader.get_mut().mark();
+        let event = match self.reader.read_event_into(&mut self.buf) {
+            Ok(event) => event,
+            Err(error) => return Err(read_error(&self.reader, &self.context, error)),
+        };
+        let tracker = self.reader.get_ref();
+        if tracker.token_overflow() {
+            let kind = PackageErrorKind::TokenTooLarge(tracker.max_token_bytes);
+            return Err(self.context.error(kind).at(tracker.line(), None));
+        }
+        match &event {
+            Event::Start(_) => {
+                self.depth += 1;
+                if self.depth > self.max_depth {
+                    let kind = PackageErrorKind::TooDeep(self.max_depth);
+                    return Err(self.context.error(kind).at(tracker.line(), None));
+                }
+            }
+            Event::End(_) => self.depth = self.depth.saturating_sub(1),
+            Event::DocType(_) => {
+                let kind = PackageErrorKind::Doctype;
                 return Err(self.context.error(kind).at(tracker.line(), None));
             }
-            Ok(match event {
-                Event::Start(_) => {
-                    self.depth += 1;
-                    if self.depth > self.max_depth {
-                        let kind = PackageErrorKind::TooDeep(self.max_depth);
-                        let line = self.reader.get_ref().line();
-                        return Err(self.context.error(kind).at(line, None));
-                    }
-                    Ev::Tag { empty: false }
-                }
-                Event::Empty(_) => Ev::Tag { empty: true },
-                Event::End(_) => {
-                    self.depth = self.depth.saturating_sub(1);
-                    Ev::End
-                }
-                Event::Text(text) => Ev::Text(RawText::Text(text)),
-                Event::CData(data) => Ev::Text(RawText::CData(data)),
-                Event::GeneralRef(reference) => Ev::Ref(reference),
-                Event::DocType(_) => {
-                    let line = self.reader.get_ref().line();
-                    return Err(self.context.error(PackageErrorKind::Doctype).at(line, None));
-                }
-                Event::Eof => Ev::Eof,
-                Event::Comment(_) | Event::Decl(_) | Event::PI(_) => Ev::Skip,
-            })
+            _ => {}
         }
+        Ok(event)
+    }
+
+    /// Reads the next event; comments, declarations and processing instructions are `Skip`.
+    fn next_event(&mut self) -> Result<Ev<'_>, PackageError> {
+        Ok(match self.read_raw()? {
+            Event::Start(_) => Ev::Tag { empty: false },
+            Event::Empty(_) => Ev::Tag { empty: true },
+            Event::End(_) => Ev::End,
+            Event::Text(text) => Ev::Text(RawText::Text(text)),
+            Event::CData(data) => Ev::Text(RawText::CData(data)),
+            Event::GeneralRef(reference) => Ev::Ref(reference),
+            Event::Eof => Ev::Eof,
+            Event::Comment(_) | Event::Decl(_) | Event::PI(_) | Event::DocType(_) => Ev::Skip,
+        })
     }
 
     /// Reads the root element's start tag.
@@ -449,17 +453,18 @@ impl<'r> XmlStream<'r> {
         if empty {
             return Ok(());
         }
+        // Straight on the guarded raw events: skipped subtrees are most of a large file.
         let mut open = 1usize;
         while open > 0 {
-            match self.next_event()? {
-                Ev::Tag { empty: false } => open += 1,
-                Ev::End => open -= 1,
-                Ev::Eof => {
+            match self.read_raw()? {
+                Event::Start(_) => open += 1,
+                Event::End(_) => open -= 1,
+                Event::Eof => {
                     return Err(self.error_here(PackageErrorKind::Xml(
                         "unexpected end of file inside an element".into(),
                     )))
                 }
-                Ev::Tag { .. } | Ev::Text(_) | Ev::Ref(_) | Ev::Skip => {}
+                _ => {}
             }
         }
         Ok(())

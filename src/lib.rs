@@ -1,8 +1,15 @@
 //! solguard: a policy engine for Microsoft Dataverse / Dynamics 365 solution packages.
 //!
-//! The crate is layered; imports point downward only: [`package`] reads a zip or folder into a
-//! typed model and knows nothing of policy. Policy evaluation, history, reports, alerts and the
-//! daemon are built on top of it.
+//! The crate is layered and imports point downward only:
+//!
+//! - [`package`] reads a zip or folder into a typed model; it knows nothing of policy.
+//! - [`policy`] loads Rhai policies and runs them in a sandbox.
+//! - [`eval`] runs a policy set on a package with its previous release, targets, settings and
+//!   waivers, and yields findings and a verdict; [`config`] supplies those settings.
+//! - [`history`] keeps every checked release in an embedded database.
+//! - [`report`] renders a run's outcome (pure output).
+//! - [`run`] drives one-shot runs over a list of packages (`check`); the binary's `cli` sits on
+//!   top.
 
 pub mod config;
 pub mod eval;

@@ -58,7 +58,8 @@ struct LineTracker<R> {
     newlines: Cell<u64>,
     /// Offset just after the last newline counted (start of the current line).
     line_start: Cell<u64>,
-    since_mark: usize,
+    /// Offset of the last mark (the start of the current token).
+    mark_offset: u64,
     max_token_bytes: usize,
 }
 
@@ -89,11 +90,12 @@ impl<R: Read> LineTracker<R> {
     }
 
     fn mark(&mut self) {
-        self.since_mark = 0;
+        self.mark_offset = self.base + self.pos as u64;
     }
 
+    /// Derived from offsets so that the tokenizer's hot `consume` calls stay a single add.
     fn token_overflow(&self) -> bool {
-        self.since_mark > self.max_token_bytes
+        self.base + self.pos as u64 - self.mark_offset > self.max_token_bytes as u64
     }
 }
 
@@ -131,9 +133,11 @@ impl<R: Read> LineTracker<R> {
 }
 
 impl<R: Read> BufRead for LineTracker<R> {
+    // A token inside one buffer is bounded by the buffer; the token limit is checked when the
+    // buffer is refilled (a token spanning buffers) and after every event.
     #[inline]
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        if self.pos >= self.filled || self.token_overflow() {
+        if self.pos >= self.filled {
             self.refill()?;
         }
         Ok(&self.buf[self.pos..self.filled])
@@ -141,9 +145,7 @@ impl<R: Read> BufRead for LineTracker<R> {
 
     #[inline]
     fn consume(&mut self, amount: usize) {
-        let amount = amount.min(self.filled - self.pos);
-        self.pos += amount;
-        self.since_mark = self.since_mark.saturating_add(amount);
+        self.pos = (self.pos + amount).min(self.filled);
     }
 }
 
@@ -319,7 +321,7 @@ impl<'r> XmlStream<'r> {
             counted: Cell::new(0),
             newlines: Cell::new(0),
             line_start: Cell::new(0),
-            since_mark: 0,
+            mark_offset: 0,
             max_token_bytes: limits.max_xml_token_bytes,
         };
         let reader = Reader::from_reader(tracker);

@@ -62,10 +62,9 @@ fn load_old(args: &DiffArgs) -> anyhow::Result<Package> {
 
 /// Human descriptions of the removals that delete data.
 fn data_loss(changes: &ComponentDiff) -> Vec<String> {
-    let custom = |name: &str| name.contains('_');
     let mut lost = Vec::new();
     for entity in &changes.entities_removed {
-        if custom(&entity.name) && !entity.shell {
+        if entity.deletes_data() {
             lost.push(format!("table {} and all its rows", entity.schema_name));
         }
     }
@@ -86,7 +85,7 @@ fn data_loss(changes: &ComponentDiff) -> Vec<String> {
             column.new_type.as_deref().unwrap_or("?")
         ));
     }
-    for option in &changes.option_values_removed {
+    for option in changes.option_values_removed.iter().filter(|o| o.custom) {
         lost.push(format!(
             "choice value {} of {}",
             option.value, option.option_set
@@ -141,13 +140,12 @@ fn write_human(out: &mut impl Write, report: &DiffReport<'_>) -> std::io::Result
     }
     let flag = |deletes: bool| if deletes { "  DELETES DATA" } else { "" };
     for e in &c.entities_removed {
-        let deletes = e.name.contains('_') && !e.shell;
         writeln!(
             out,
             "  - table {} ({} custom columns){}",
             e.schema_name,
             e.custom_attributes,
-            flag(deletes)
+            flag(e.deletes_data())
         )?;
     }
     for e in &c.entities_added {
@@ -200,7 +198,7 @@ fn write_human(out: &mut impl Write, report: &DiffReport<'_>) -> std::io::Result
             o.option_set,
             o.value,
             o.label.as_deref().unwrap_or(""),
-            flag(true)
+            flag(o.custom)
         )?;
     }
     for o in &c.option_values_added {

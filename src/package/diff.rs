@@ -33,6 +33,19 @@ impl ComponentDiff {
     }
 }
 
+/// True for custom component names. Real exports do not mark tables as custom, but custom
+/// names always carry a publisher prefix (`prefix_name`) and core platform names never do.
+pub fn is_custom_name(name: &str) -> bool {
+    name.contains('_')
+}
+
+impl EntityChange {
+    /// Removing this table deletes customer data: a custom table exported in full.
+    pub fn deletes_data(&self) -> bool {
+        self.custom && !self.shell
+    }
+}
+
 /// True when two packages carry the same components: the same diff-relevant content and the
 /// same counts of other component kinds. Re-exports of an unchanged solution differ in bytes
 /// but not here.
@@ -44,6 +57,8 @@ pub fn same_components(a: &Package, b: &Package) -> bool {
 pub struct EntityChange {
     pub name: String,
     pub schema_name: String,
+    /// A custom table (see [`is_custom_name`]); core platform tables are not.
+    pub custom: bool,
     /// Exported without `EntityInfo` (behavior 1 or 2): only a shell, not its data definition.
     pub shell: bool,
     /// Custom attributes the entity carried (what would be lost with it).
@@ -68,6 +83,8 @@ pub struct AttributeChange {
 pub struct OptionValueChange {
     pub option_set: String,
     pub global: bool,
+    /// The option set is custom: a prefixed global set, or the local set of a prefixed column.
+    pub custom: bool,
     pub entity: Option<String>,
     pub attribute: Option<String>,
     pub value: i64,
@@ -165,6 +182,7 @@ fn entity_change(entity: &Entity) -> EntityChange {
     EntityChange {
         name: entity.name.clone(),
         schema_name: entity.schema_name.clone(),
+        custom: is_custom_name(&entity.name),
         shell: entity.shell,
         custom_attributes: entity.attributes.iter().filter(|a| a.custom).count(),
         location: entity.location.clone(),
@@ -278,6 +296,11 @@ fn diff_option_sets(old: &[OptionSet], new: &[OptionSet], out: &mut ComponentDif
         let change = |set: &OptionSet, value: &super::model::OptionValue| OptionValueChange {
             option_set: set.name.clone(),
             global: set.global,
+            custom: if set.global {
+                is_custom_name(&set.name)
+            } else {
+                set.attribute.as_deref().is_some_and(is_custom_name)
+            },
             entity: set.entity.clone(),
             attribute: set.attribute.clone(),
             value: value.value,

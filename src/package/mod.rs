@@ -20,8 +20,8 @@ mod zipped;
 use std::path::Path;
 
 pub use diff::{
-    diff, same_components, AttributeChange, ComponentDiff, EntityChange, NamedChange,
-    OptionValueChange, RootComponentChange,
+    diff, is_custom_name, same_components, AttributeChange, ComponentDiff, EntityChange,
+    NamedChange, OptionValueChange, RootComponentChange,
 };
 pub use discover::{discover, is_package_folder};
 pub use error::{NonSolutionKind, PackageError, PackageErrorKind};

@@ -234,20 +234,8 @@ impl Tag<'_> {
     pub fn attr(&self, name: &str) -> Result<Option<String>, PackageError> {
         let start = self.start()?;
         for attribute in start.attributes() {
-            let attribute = attribute.map_err(|e| {
-                self.context
-                    .error(PackageErrorKind::Xml(e.to_string()))
-                    .at(self.line(), None)
-            })?;
-            if attribute.key.local_name().as_ref() == name {
-                let value = attribute
-                    .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                    .map_err(|e| {
-                        self.context
-                            .error(PackageErrorKind::Xml(format!("attribute {name}: {e}")))
-                            .at(self.line(), None)
-                    })?;
-                return Ok(Some(value.into_owned()));
+            if let Some(value) = self.decode(attribute, Some(name))? {
+                return Ok(Some(value.1));
             }
         }
         Ok(None)
@@ -258,22 +246,35 @@ impl Tag<'_> {
         let start = self.start()?;
         let mut pairs = Vec::new();
         for attribute in start.attributes() {
-            let attribute = attribute.map_err(|e| {
-                self.context
-                    .error(PackageErrorKind::Xml(e.to_string()))
-                    .at(self.line(), None)
-            })?;
-            let key = attribute.key.local_name().as_ref().to_owned();
-            let value = attribute
-                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                .map_err(|e| {
-                    self.context
-                        .error(PackageErrorKind::Xml(format!("attribute {key}: {e}")))
-                        .at(self.line(), None)
-                })?;
-            pairs.push((key, value.into_owned()));
+            pairs.extend(self.decode(attribute, None)?);
         }
         Ok(pairs)
+    }
+
+    /// Decodes one attribute (unless `only` names another), mapping errors to this tag's line.
+    fn decode(
+        &self,
+        attribute: Result<
+            quick_xml::events::attributes::Attribute<'_>,
+            quick_xml::events::attributes::AttrError,
+        >,
+        only: Option<&str>,
+    ) -> Result<Option<(String, String)>, PackageError> {
+        let malformed = |message: String| {
+            self.context
+                .error(PackageErrorKind::Xml(message))
+                .at(self.line(), None)
+        };
+        let attribute = attribute.map_err(|e| malformed(e.to_string()))?;
+        let key = attribute.key.local_name();
+        if only.is_some_and(|wanted| key.as_ref() != wanted) {
+            return Ok(None);
+        }
+        let key = key.as_ref().to_owned();
+        let value = attribute
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .map_err(|e| malformed(format!("attribute {key}: {e}")))?;
+        Ok(Some((key, value.into_owned())))
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rhai::{Dynamic, Engine, EvalAltResult, Map};
 use serde::Serialize;
 
-use crate::package::{diff, same_components, Package, SolutionVersion};
+use crate::package::{diff, is_custom_name, same_components, Package, SolutionVersion};
 
 /// A package as scripts see it: read-only, fields converted on access.
 #[derive(Debug, Clone)]
@@ -56,6 +56,7 @@ pub(crate) fn register(engine: &mut Engine) {
     register_versions(engine);
 
     engine.register_fn("same_name", |a: &str, b: &str| same_name(a, b));
+    engine.register_fn("is_custom_name", is_custom_name);
     engine.register_fn("same_name", |_: (), _: &str| false);
     engine.register_fn("same_name", |_: &str, _: ()| false);
     engine.register_fn("finding", |code: &str, message: &str| {

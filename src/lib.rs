@@ -7,10 +7,11 @@
 //! - [`eval`] runs a policy set on a package with its previous release, targets, settings and
 //!   waivers, and yields findings and a verdict; [`config`] supplies those settings.
 //! - [`history`] keeps every checked release in an embedded database.
-//! - [`report`] renders a run's outcome (pure output).
-//! - [`run`] drives one-shot runs over a list of packages (`check`); the binary's `cli` sits on
-//!   top.
+//! - [`report`] renders a run's outcome and [`alert`] builds and delivers alerts (outputs).
+//! - [`run`] drives one-shot runs over a list of packages (`check`); [`watch`] is the daemon on
+//!   drop folders. The binary's `cli` sits on top.
 
+pub mod alert;
 pub mod config;
 pub mod eval;
 pub mod history;
@@ -18,3 +19,4 @@ pub mod package;
 pub mod policy;
 pub mod report;
 pub mod run;
+pub mod watch;

@@ -3,27 +3,121 @@
 //! will run it along each release stream.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use time::format_description::well_known::Rfc3339;
 
 use crate::eval::{is_accepted, Evaluator, HistoryEntry, Related, Verdict};
 use crate::history::{HistoryError, HistoryStore, ReleaseRecord};
-use crate::package::{read_package, Package};
+use crate::package::{read_package, Package, PackageError};
 use crate::report::{PackageReport, Report};
 
-/// Accepted releases seen so far, by lower-cased unique name.
+/// Accepted releases seen so far in this run, by lower-cased unique name.
 #[derive(Default)]
 struct Releases {
     last_accepted: HashMap<String, Arc<Package>>,
     history: HashMap<String, Vec<HistoryEntry>>,
 }
 
-fn now_rfc3339() -> String {
+pub fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&Rfc3339)
         .unwrap_or_default()
+}
+
+/// What a package is compared against: the last accepted release of its solution, the
+/// solution's accepted releases, and for a patch the parent's last accepted release.
+#[derive(Debug, Clone, Default)]
+pub struct Prior {
+    pub previous: Option<Arc<Package>>,
+    pub history: Vec<HistoryEntry>,
+    pub parent: Option<Arc<Package>>,
+}
+
+impl Prior {
+    /// The prior releases of `package` recorded in `store`.
+    pub fn from_store(store: &HistoryStore, package: &Package) -> Result<Self, HistoryError> {
+        let parent = match &package.parent {
+            Some(parent) => store.last_accepted(&parent.unique_name)?.map(Arc::new),
+            None => None,
+        };
+        Ok(Self {
+            previous: store.last_accepted(&package.unique_name)?.map(Arc::new),
+            history: store.accepted_history(&package.unique_name)?,
+            parent,
+        })
+    }
+}
+
+/// A package's evaluation: its report entry and the record the history keeps of it.
+pub struct Assessment {
+    pub report: PackageReport,
+    pub record: ReleaseRecord,
+}
+
+/// Evaluates `package` (read from `path`) against `prior`.
+pub fn assess(
+    evaluator: &mut Evaluator<'_>,
+    path: &Path,
+    package: &Arc<Package>,
+    prior: &Prior,
+) -> Assessment {
+    let related = Related {
+        previous: prior.previous.as_ref(),
+        history: &prior.history,
+        parent: prior.parent.as_ref(),
+    };
+    let findings = evaluator.evaluate_related(package, &related);
+    let accepted = is_accepted(&findings);
+    let verdict = Verdict::of(&findings);
+    tracing::debug!(path = %path.display(), solution = %package.unique_name, version = %package.version, verdict = verdict.as_str(), "Package checked");
+    let record = ReleaseRecord {
+        sha256: package.source.sha256.clone(),
+        path: path.display().to_string(),
+        unique_name: package.unique_name.clone(),
+        version: package.version.clone(),
+        publisher: package.publisher.unique_name.clone(),
+        managed: package.managed.as_str().to_owned(),
+        verdict,
+        accepted,
+        findings: findings.clone(),
+        checked_at: now_rfc3339(),
+        policy_set: evaluator.policy_set_hash(),
+    };
+    let report = PackageReport {
+        path: path.to_path_buf(),
+        unique_name: Some(package.unique_name.clone()),
+        version: Some(package.version.clone()),
+        managed: Some(package.managed.as_str().to_owned()),
+        sha256: package.source.sha256.clone(),
+        verdict,
+        accepted,
+        previous_version: prior.previous.as_ref().map(|p| p.version.clone()),
+        findings,
+    };
+    Assessment { report, record }
+}
+
+/// The report entry for a package that could not be read.
+pub fn unreadable_report(
+    evaluator: &mut Evaluator<'_>,
+    path: &Path,
+    error: &PackageError,
+) -> PackageReport {
+    tracing::debug!(path = %path.display(), code = error.code(), "Package unreadable");
+    let findings = evaluator.unreadable(error);
+    PackageReport {
+        path: path.to_path_buf(),
+        unique_name: None,
+        version: None,
+        managed: None,
+        sha256: None,
+        verdict: Verdict::of(&findings),
+        accepted: false,
+        previous_version: None,
+        findings,
+    }
 }
 
 /// Evaluates the packages at `paths` in order and reports on them. A package's `previous` is
@@ -41,97 +135,51 @@ pub fn check_packages(
         let package = match read_package(path) {
             Ok(package) => Arc::new(package),
             Err(error) => {
-                tracing::info!(path = %path.display(), code = error.code(), "Package unreadable");
-                let findings = evaluator.unreadable(&error);
-                reports.push(PackageReport {
-                    path: path.clone(),
-                    unique_name: None,
-                    version: None,
-                    managed: None,
-                    sha256: None,
-                    verdict: Verdict::of(&findings),
-                    accepted: false,
-                    previous_version: None,
-                    findings,
-                });
+                reports.push(unreadable_report(evaluator, path, &error));
                 continue;
             }
         };
         let key = package.unique_name.to_lowercase();
-        let mut previous = releases.last_accepted.get(&key).cloned();
-        let mut accepted_before = releases.history.get(&key).cloned().unwrap_or_default();
-        if let Some(store) = history {
-            if previous.is_none() {
-                previous = store.last_accepted(&package.unique_name)?.map(Arc::new);
-            }
-            let mut stored = store.accepted_history(&package.unique_name)?;
-            stored.extend(accepted_before);
-            accepted_before = stored;
+        let mut prior = match history {
+            Some(store) => Prior::from_store(store, &package)?,
+            None => Prior::default(),
+        };
+        // What this run accepted is newer than anything stored.
+        if let Some(previous) = releases.last_accepted.get(&key) {
+            prior.previous = Some(Arc::clone(previous));
         }
-        let parent = match &package.parent {
-            Some(parent) => {
-                let parent_key = parent.unique_name.to_lowercase();
-                match (releases.last_accepted.get(&parent_key), history) {
-                    (Some(found), _) => Some(Arc::clone(found)),
-                    (None, Some(store)) => store.last_accepted(&parent.unique_name)?.map(Arc::new),
-                    (None, None) => None,
-                }
+        prior
+            .history
+            .extend(releases.history.get(&key).cloned().unwrap_or_default());
+        if let Some(parent) = &package.parent {
+            if let Some(found) = releases
+                .last_accepted
+                .get(&parent.unique_name.to_lowercase())
+            {
+                prior.parent = Some(Arc::clone(found));
             }
-            None => None,
-        };
-        let related = Related {
-            previous: previous.as_ref(),
-            history: &accepted_before,
-            parent: parent.as_ref(),
-        };
-        let findings = evaluator.evaluate_related(&package, &related);
-        let accepted = is_accepted(&findings);
-        let verdict = Verdict::of(&findings);
-        tracing::info!(path = %path.display(), solution = %package.unique_name, version = %package.version, verdict = verdict.as_str(), "Package checked");
-        let checked_at = now_rfc3339();
+        }
+        let Assessment { report, record } = assess(evaluator, path, &package, &prior);
         if let Some(store) = history {
-            let record = ReleaseRecord {
-                sha256: package.source.sha256.clone(),
-                path: path.display().to_string(),
-                unique_name: package.unique_name.clone(),
-                version: package.version.clone(),
-                publisher: package.publisher.unique_name.clone(),
-                managed: package.managed.as_str().to_owned(),
-                verdict,
-                accepted,
-                findings: findings.clone(),
-                checked_at: checked_at.clone(),
-                policy_set: policy_set.clone(),
-            };
             store.record(&record, &package)?;
-        } else if accepted {
+        } else if record.accepted {
             // Without a store, the run itself remembers what it accepted.
             releases
                 .history
                 .entry(key.clone())
                 .or_default()
                 .push(HistoryEntry {
-                    version: package.version.clone(),
-                    publisher: package.publisher.unique_name.clone(),
-                    managed: package.managed.as_str().to_owned(),
-                    sha256: package.source.sha256.clone(),
-                    when: checked_at,
+                    version: record.version.clone(),
+                    publisher: record.publisher.clone(),
+                    managed: record.managed.clone(),
+                    sha256: record.sha256.clone(),
+                    when: record.checked_at.clone(),
                 });
         }
-        if accepted {
+        if record.accepted {
             releases.last_accepted.insert(key, Arc::clone(&package));
         }
-        reports.push(PackageReport {
-            path: path.clone(),
-            unique_name: Some(package.unique_name.clone()),
-            version: Some(package.version.clone()),
-            managed: Some(package.managed.as_str().to_owned()),
-            sha256: package.source.sha256.clone(),
-            verdict,
-            accepted,
-            previous_version: previous.map(|p| p.version.clone()),
-            findings,
-        });
+        reports.push(report);
     }
     Ok(Report::new(policy_set, reports, evaluator.unused_waivers()))
 }

@@ -12,7 +12,7 @@ use solguard::config::Config;
 use solguard::eval::{Evaluator, Target};
 use solguard::history::HistoryStore;
 use solguard::package::discover;
-use solguard::policy::{PolicySet, SandboxLimits, Severity};
+use solguard::policy::Severity;
 use solguard::report::{write_human, Report};
 use solguard::run::check_packages;
 
@@ -87,12 +87,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };
-    let mut limits = SandboxLimits::default();
-    if let Some(budget) = config.time_budget {
-        limits.time_budget = budget;
-    }
-    let policies_dir = args.policies.clone().or(config.policies_dir.clone());
-    let policies = PolicySet::load(policies_dir.as_deref(), limits)?;
+    let policies = config.load_policies(args.policies.as_deref())?;
     let mut settings = config.eval.clone();
     for text in &args.targets {
         let target = parse_target(text)?;
@@ -133,17 +128,8 @@ fn write_report(args: &CheckArgs, report: &Report) -> anyhow::Result<()> {
         Format::Human => write_human(&mut buffer, report)?,
     }
     match &args.output {
-        Some(path) => {
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(std::path::Path::new("."));
-            let mut file = tempfile::NamedTempFile::new_in(dir)
-                .with_context(|| format!("creating a temporary file beside {}", path.display()))?;
-            file.write_all(&buffer)?;
-            file.persist(path)
-                .with_context(|| format!("writing {}", path.display()))?;
-        }
+        Some(path) => solguard::report::write_atomic(path, &buffer)
+            .with_context(|| format!("writing {}", path.display()))?,
         None => std::io::stdout().lock().write_all(&buffer)?,
     }
     Ok(())

@@ -6,6 +6,7 @@ mod diff;
 mod history;
 mod inspect;
 mod policy;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -15,8 +16,18 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "solguard", version, about, propagate_version = true)]
 struct Cli {
+    /// Log format on standard error: `human`, or `json` (one object per line) for log shippers.
+    /// The level is set with the SOLGUARD_LOG environment variable (e.g. `debug`).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -29,6 +40,8 @@ enum Command {
     Diff(diff::DiffArgs),
     /// List solutions and their accepted and rejected releases in the history database.
     History(history::HistoryArgs),
+    /// Run the rules daemon on the configured drop folders (until SIGINT/SIGTERM, or --once).
+    Watch(watch::WatchArgs),
     /// List, explain and test policies.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
@@ -43,13 +56,20 @@ pub enum Format {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    // The daemon tells what it does; one-shot commands only warn.
+    let level = if matches!(cli.command, Command::Watch(_)) {
+        "info"
+    } else {
+        "warn"
+    };
+    init_logging(level, cli.log_format);
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Policy(command) => policy::run(&command),
         Command::Diff(args) => diff::run(&args),
         Command::History(args) => history::run(&args),
+        Command::Watch(args) => watch::run_watch(&args),
     };
     match result {
         Ok(code) => code,
@@ -60,12 +80,16 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_logging() {
+fn init_logging(default_level: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SOLGUARD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Human => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
 }

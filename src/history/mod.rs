@@ -5,6 +5,8 @@
 //! concurrent readers, and a killed process never leaves it corrupt. The schema is versioned
 //! and migrated forward on open.
 
+mod processed;
+
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -12,6 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::eval::{Finding, HistoryEntry, Verdict};
 use crate::package::Package;
+
+pub use processed::{OutboxEntry, Processed};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
@@ -34,7 +38,8 @@ pub enum HistoryError {
 }
 
 /// Schema migrations, applied in order; index + 1 is the schema version they produce.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE releases (
     id          INTEGER PRIMARY KEY,
     sha256      TEXT,
@@ -52,7 +57,31 @@ CREATE TABLE releases (
 );
 CREATE INDEX releases_by_name ON releases (unique_name, id);
 CREATE INDEX releases_by_sha ON releases (sha256);
-"#];
+"#,
+    r#"
+CREATE TABLE processed (
+    sha256       TEXT PRIMARY KEY,
+    path         TEXT NOT NULL,
+    verdict      TEXT NOT NULL,
+    accepted     INTEGER NOT NULL,
+    policy_set   TEXT NOT NULL,
+    reports      TEXT NOT NULL,
+    processed_at TEXT NOT NULL
+);
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY,
+    sink            TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    payload         TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    delivered_at    TEXT,
+    last_error      TEXT,
+    UNIQUE (sink, idempotency_key)
+);
+CREATE INDEX outbox_pending ON outbox (sink, id) WHERE delivered_at IS NULL;
+"#,
+];
 
 /// One package as recorded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -133,10 +162,18 @@ impl HistoryStore {
 
     /// Records a checked package, with the model snapshot later runs compare against.
     pub fn record(&self, record: &ReleaseRecord, package: &Package) -> Result<(), HistoryError> {
+        self.insert_release(&self.conn, record, package)
+    }
+
+    fn insert_release(
+        &self,
+        conn: &Connection,
+        record: &ReleaseRecord,
+        package: &Package,
+    ) -> Result<(), HistoryError> {
         let findings = serde_json::to_string(&record.findings).map_err(|e| self.corrupt(e))?;
         let snapshot = serde_json::to_string(package).map_err(|e| self.corrupt(e))?;
-        self.conn
-            .execute(
+        conn.execute(
                 "INSERT INTO releases (sha256, path, unique_name, version, publisher, managed, verdict, accepted, findings, checked_at, policy_set, snapshot)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 params![

@@ -9,6 +9,7 @@ mod customizations;
 mod diff;
 mod discover;
 mod error;
+mod fingerprint;
 mod folder;
 mod limits;
 mod manifest;
@@ -25,6 +26,7 @@ pub use diff::{
 };
 pub use discover::{discover, is_package_folder};
 pub use error::{NonSolutionKind, PackageError, PackageErrorKind};
+pub use fingerprint::{completeness, content_hash, Completeness};
 pub use limits::ReadLimits;
 pub use model::{
     component_kind_name, Attribute, ComponentType, DependencyNode, Entity, ExportInfo, Layout,

@@ -1,8 +1,11 @@
-//! Reports: the outcome of a run (`check`, later `watch` and `audit`) as one serializable model,
-//! rendered as JSON for pipelines or as text for people. Pure: no I/O beyond the writer given.
+//! Reports: the outcome of a run (`check`, `watch`, later `audit`) as one serializable model,
+//! rendered as JSON for pipelines, or as text or Markdown for people. Rendering is pure; the
+//! only file I/O is the atomic write of a finished report.
 
+mod files;
 mod human;
 mod junit;
+mod markdown;
 
 use std::path::PathBuf;
 
@@ -11,8 +14,10 @@ use serde::{Deserialize, Serialize};
 use crate::eval::{Finding, Verdict};
 use crate::policy::Severity;
 
+pub use files::{report_stem, write_atomic};
 pub use human::write_human;
 pub use junit::write_case_junit;
+pub use markdown::write_markdown;
 
 /// Version of the JSON report schema; bumped when a field changes meaning or disappears.
 pub const SCHEMA_VERSION: u32 = 1;

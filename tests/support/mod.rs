@@ -2,6 +2,8 @@
 //! byte-level patches for hostile zips, and the path to the real-package corpus.
 #![allow(dead_code)] // each test crate uses a different part of the support code
 
+pub mod daemon;
+
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
 

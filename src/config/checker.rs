@@ -1,8 +1,5 @@
-//! `config.toml`: policy settings, targets and waivers. Every problem in the file is reported
-//! at once, each with its line, column and key; unknown keys are rejected.
-//!
-//! The file is read in two steps: a spanned TOML tree is validated key by key (so errors point
-//! at the exact place), then the checked values become typed settings.
+//! The key-by-key validator behind [`super::Config`]: walks the spanned TOML tree, collects
+//! every problem with its position, and builds the typed settings of the policy sections.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -12,126 +9,43 @@ use std::time::Duration;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use crate::eval::{EvalSettings, RuleSettings, Target, Waiver};
+use super::{Config, ConfigError, ConfigProblem};
+use crate::eval::{RuleSettings, Target, Waiver};
 use crate::policy::{is_kebab_case, Severity};
 
-/// The validated configuration.
-#[derive(Debug, Clone, Default)]
-pub struct Config {
-    /// The file it was read from, if any.
-    pub path: Option<PathBuf>,
-    /// Extra policies folder, resolved against the config file's folder.
-    pub policies_dir: Option<PathBuf>,
-    /// Wall-clock budget per policy per package.
-    pub time_budget: Option<Duration>,
-    pub eval: EvalSettings,
-}
-
-/// One problem in the config file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigProblem {
-    pub line: usize,
-    pub column: usize,
-    pub key: String,
-    pub message: String,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{path}: cannot read config: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{}", render_problems(path, problems))]
-    Invalid {
-        path: PathBuf,
-        problems: Vec<ConfigProblem>,
-    },
-}
-
-fn render_problems(path: &Path, problems: &[ConfigProblem]) -> String {
-    problems
-        .iter()
-        .map(|p| {
-            let key = if p.key.is_empty() {
-                String::new()
-            } else {
-                format!("`{}`: ", p.key)
-            };
-            format!(
-                "{}:{}:{}: {key}{}",
-                path.display(),
-                p.line,
-                p.column,
-                p.message
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-impl Config {
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let mut config = Self::parse(&text, path)?;
-        config.path = Some(path.to_path_buf());
-        let base = path.parent().unwrap_or(Path::new("."));
-        config.policies_dir = config.policies_dir.map(|dir| base.join(dir));
-        Ok(config)
-    }
-
-    /// Parses config text; `origin` names the file in messages.
-    pub fn parse(text: &str, origin: &Path) -> Result<Self, ConfigError> {
-        let mut checker = Checker {
-            text,
-            origin: origin.display().to_string(),
-            problems: Vec::new(),
-        };
-        let root = match DeTable::parse(text) {
-            Ok(root) => root,
-            Err(error) => {
-                let span = error.span().unwrap_or(0..0);
-                checker.problem(&span, "", error.message().trim());
-                return Err(checker.into_error(origin));
-            }
-        };
-        let values: toml::Table = toml::from_str(text).unwrap_or_default();
-        let mut config = Config::default();
-        for (key, value) in root.get_ref() {
-            match key.get_ref().as_ref() {
-                "policies" => checker.policies(value, &mut config),
-                "rules" => checker.rules(value, &values, &mut config),
-                "targets" => checker.targets(value, &mut config),
-                "waivers" => checker.waivers(value, &mut config),
-                other => checker.problem(
-                    &key.span(),
-                    other,
-                    "unknown key (expected policies, rules, targets or waivers)",
-                ),
-            }
-        }
-        if checker.problems.is_empty() {
-            Ok(config)
-        } else {
-            Err(checker.into_error(origin))
-        }
-    }
-}
-
-struct Checker<'t> {
+pub(super) struct Checker<'t> {
     text: &'t str,
     origin: String,
+    base: PathBuf,
     problems: Vec<ConfigProblem>,
 }
 
-type Value<'i> = Spanned<DeValue<'i>>;
+pub(super) type Value<'i> = Spanned<DeValue<'i>>;
 
-impl Checker<'_> {
-    fn problem(&mut self, span: &Range<usize>, key: &str, message: &str) {
+impl<'t> Checker<'t> {
+    pub(super) fn new(text: &'t str, origin: &Path, base: &Path) -> Self {
+        Self {
+            text,
+            origin: origin.display().to_string(),
+            base: base.to_path_buf(),
+            problems: Vec::new(),
+        }
+    }
+
+    /// `config` when no problem was found, else every problem in file order.
+    pub(super) fn finish(self, config: Config, origin: &Path) -> Result<Config, ConfigError> {
+        if self.problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(self.into_error(origin))
+        }
+    }
+
+    /// `path` resolved against the config file's folder.
+    pub(super) fn resolve(&self, path: &str) -> PathBuf {
+        self.base.join(path)
+    }
+    pub(super) fn problem(&mut self, span: &Range<usize>, key: &str, message: &str) {
         let (line, column) = crate::policy::line_column(self.text, span.start);
         self.problems.push(ConfigProblem {
             line,
@@ -141,7 +55,7 @@ impl Checker<'_> {
         });
     }
 
-    fn into_error(mut self, path: &Path) -> ConfigError {
+    pub(super) fn into_error(mut self, path: &Path) -> ConfigError {
         self.problems.sort_by_key(|p| (p.line, p.column));
         ConfigError::Invalid {
             path: path.to_path_buf(),
@@ -149,7 +63,11 @@ impl Checker<'_> {
         }
     }
 
-    fn table<'v, 'i>(&mut self, value: &'v Value<'i>, key: &str) -> Option<&'v DeTable<'i>> {
+    pub(super) fn table<'v, 'i>(
+        &mut self,
+        value: &'v Value<'i>,
+        key: &str,
+    ) -> Option<&'v DeTable<'i>> {
         let table = value.get_ref().as_table();
         if table.is_none() {
             self.problem(&value.span(), key, "expected a table");
@@ -157,7 +75,7 @@ impl Checker<'_> {
         table
     }
 
-    fn string(&mut self, value: &Value<'_>, key: &str) -> Option<String> {
+    pub(super) fn string(&mut self, value: &Value<'_>, key: &str) -> Option<String> {
         let text = value.get_ref().as_str().map(str::to_owned);
         if text.is_none() {
             self.problem(&value.span(), key, "expected a string");
@@ -165,14 +83,14 @@ impl Checker<'_> {
         text
     }
 
-    fn policies(&mut self, value: &Value<'_>, config: &mut Config) {
+    pub(super) fn policies(&mut self, value: &Value<'_>, config: &mut Config) {
         let Some(table) = self.table(value, "policies") else {
             return;
         };
         for (key, value) in table {
             let name = format!("policies.{}", key.get_ref());
             match key.get_ref().as_ref() {
-                "dir" => config.policies_dir = self.string(value, &name).map(PathBuf::from),
+                "dir" => config.policies_dir = self.string(value, &name).map(|d| self.resolve(&d)),
                 "time_budget_ms" => match value
                     .get_ref()
                     .as_integer()
@@ -194,25 +112,33 @@ impl Checker<'_> {
         }
     }
 
-    fn rules(&mut self, value: &Value<'_>, values: &toml::Table, config: &mut Config) {
-        let Some(table) = self.table(value, "rules") else {
-            return;
+    /// A `rules` table; `plain` is the same table as plain values (for `params`), `prefix` its
+    /// key in messages.
+    pub(super) fn rules(
+        &mut self,
+        value: &Value<'_>,
+        plain: Option<&toml::Value>,
+        prefix: &str,
+    ) -> BTreeMap<String, RuleSettings> {
+        let mut rules = BTreeMap::new();
+        let Some(table) = self.table(value, prefix) else {
+            return rules;
         };
         for (id, rule) in table {
             let id_text = id.get_ref().to_string();
             if !is_kebab_case(&id_text) {
                 self.problem(
                     &id.span(),
-                    &format!("rules.{id_text}"),
+                    &format!("{prefix}.{id_text}"),
                     "policy ids are kebab-case",
                 );
             }
-            let Some(rule_table) = self.table(rule, &format!("rules.{id_text}")) else {
+            let Some(rule_table) = self.table(rule, &format!("{prefix}.{id_text}")) else {
                 continue;
             };
             let mut settings = RuleSettings::default();
             for (key, value) in rule_table {
-                let name = format!("rules.{id_text}.{}", key.get_ref());
+                let name = format!("{prefix}.{id_text}.{}", key.get_ref());
                 match key.get_ref().as_ref() {
                     "enabled" => match value.get_ref().as_bool() {
                         Some(enabled) => settings.enabled = Some(enabled),
@@ -228,8 +154,7 @@ impl Checker<'_> {
                     },
                     "params" => {
                         if self.table(value, &name).is_some() {
-                            settings.params = values
-                                .get("rules")
+                            settings.params = plain
                                 .and_then(|r| r.get(id_text.as_str()))
                                 .and_then(|r| r.get("params"))
                                 .and_then(|p| p.as_table())
@@ -244,16 +169,19 @@ impl Checker<'_> {
                     ),
                 }
             }
-            config.eval.rules.insert(id_text, settings);
+            rules.insert(id_text, settings);
         }
+        rules
     }
 
-    fn targets(&mut self, value: &Value<'_>, config: &mut Config) {
-        let Some(table) = self.table(value, "targets") else {
-            return;
+    /// A `targets` table; `prefix` is its key in messages.
+    pub(super) fn targets(&mut self, value: &Value<'_>, prefix: &str) -> Vec<Target> {
+        let mut targets = Vec::new();
+        let Some(table) = self.table(value, prefix) else {
+            return targets;
         };
         for (name, target) in table {
-            let key = format!("targets.{}", name.get_ref());
+            let key = format!("{prefix}.{}", name.get_ref());
             let Some(target_table) = self.table(target, &key) else {
                 continue;
             };
@@ -273,7 +201,7 @@ impl Checker<'_> {
                 }
             }
             match version {
-                Some(version) => config.eval.targets.push(Target {
+                Some(version) => targets.push(Target {
                     name: name.get_ref().to_string(),
                     version,
                 }),
@@ -284,9 +212,10 @@ impl Checker<'_> {
                 ),
             }
         }
+        targets
     }
 
-    fn waivers(&mut self, value: &Value<'_>, config: &mut Config) {
+    pub(super) fn waivers(&mut self, value: &Value<'_>, config: &mut Config) {
         let Some(list) = value.get_ref().as_array() else {
             self.problem(&value.span(), "waivers", "expected [[waivers]] entries");
             return;
@@ -342,7 +271,7 @@ impl Checker<'_> {
         }
     }
 
-    fn date(&mut self, value: &Value<'_>, key: &str) -> Option<time::Date> {
+    pub(super) fn date(&mut self, value: &Value<'_>, key: &str) -> Option<time::Date> {
         let date = value
             .get_ref()
             .as_datetime()

@@ -1,0 +1,168 @@
+//! `config.toml`: policy settings, targets, waivers, and for the daemon its folders, outputs and
+//! alert sinks. Every problem in the file is reported at once, each with its line, column and
+//! key; unknown keys are rejected.
+//!
+//! The file is read in two steps: a spanned TOML tree is validated key by key (so errors point
+//! at the exact place), then the checked values become typed settings. Relative paths are
+//! resolved against the config file's folder.
+
+mod checker;
+mod daemon;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use toml::de::DeTable;
+
+use crate::eval::EvalSettings;
+use crate::policy::{PolicyLoadError, PolicySet, SandboxLimits};
+
+use checker::Checker;
+pub use daemon::{
+    AlertSinkConfig, AlertSinkKind, DaemonSettings, Disposition, WatchFolder, DEFAULT_STATUS,
+};
+
+/// The shipped `config.toml`, used by `solguard watch` when no config file exists.
+pub const SHIPPED_CONFIG: &str = include_str!("../../config.toml");
+
+/// The validated configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// The file it was read from, if any.
+    pub path: Option<PathBuf>,
+    /// Extra policies folder, resolved against the config file's folder.
+    pub policies_dir: Option<PathBuf>,
+    /// Wall-clock budget per policy per package.
+    pub time_budget: Option<Duration>,
+    pub eval: EvalSettings,
+    /// `[daemon]`: where `solguard watch` keeps reports and state, and how it paces work.
+    pub daemon: DaemonSettings,
+    /// `[[watch]]`: the drop folders.
+    pub watches: Vec<WatchFolder>,
+    /// `[[alerts]]`: where alerts go.
+    pub alerts: Vec<AlertSinkConfig>,
+}
+
+/// One problem in the config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub line: usize,
+    pub column: usize,
+    pub key: String,
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read config: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}", render_problems(path, problems))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<ConfigProblem>,
+    },
+}
+
+fn render_problems(path: &Path, problems: &[ConfigProblem]) -> String {
+    problems
+        .iter()
+        .map(|p| {
+            let key = if p.key.is_empty() {
+                String::new()
+            } else {
+                format!("`{}`: ", p.key)
+            };
+            format!(
+                "{}:{}:{}: {key}{}",
+                path.display(),
+                p.line,
+                p.column,
+                p.message
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl Config {
+    /// Reads and validates the config file at `path`; relative paths in it are resolved against
+    /// its folder.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut config = Self::parse_in(&text, path, base)?;
+        config.path = Some(path.to_path_buf());
+        Ok(config)
+    }
+
+    /// Parses config text; `origin` names the file in messages and relative paths stay as
+    /// written.
+    pub fn parse(text: &str, origin: &Path) -> Result<Self, ConfigError> {
+        Self::parse_in(text, origin, Path::new(""))
+    }
+
+    /// Parses config text, resolving relative paths against `base`.
+    pub fn parse_in(text: &str, origin: &Path, base: &Path) -> Result<Self, ConfigError> {
+        let mut checker = Checker::new(text, origin, base);
+        let root = match DeTable::parse(text) {
+            Ok(root) => root,
+            Err(error) => {
+                let span = error.span().unwrap_or(0..0);
+                checker.problem(&span, "", error.message().trim());
+                return Err(checker.into_error(origin));
+            }
+        };
+        let values: toml::Table = toml::from_str(text).unwrap_or_default();
+        let mut config = Config {
+            daemon: DaemonSettings::defaults_in(base),
+            ..Config::default()
+        };
+        for (key, value) in root.get_ref() {
+            match key.get_ref().as_ref() {
+                "policies" => checker.policies(value, &mut config),
+                "rules" => config.eval.rules = checker.rules(value, values.get("rules"), "rules"),
+                "targets" => config.eval.targets = checker.targets(value, "targets"),
+                "waivers" => checker.waivers(value, &mut config),
+                "daemon" => checker.daemon(value, &mut config.daemon),
+                "watch" => config.watches = checker.watches(value, values.get("watch")),
+                "alerts" => config.alerts = checker.alerts(value),
+                other => checker.problem(
+                    &key.span(),
+                    other,
+                    "unknown key (expected policies, rules, targets, waivers, daemon, watch or alerts)",
+                ),
+            }
+        }
+        checker.finish(config, origin)
+    }
+
+    /// Loads the shipped policies plus those in `override_dir`, else in the configured folder,
+    /// with the configured time budget.
+    pub fn load_policies(&self, override_dir: Option<&Path>) -> Result<PolicySet, PolicyLoadError> {
+        let mut limits = SandboxLimits::default();
+        if let Some(budget) = self.time_budget {
+            limits.time_budget = budget;
+        }
+        PolicySet::load(override_dir.or(self.policies_dir.as_deref()), limits)
+    }
+
+    /// Evaluation settings for packages from `watch`: its rules over the global ones, its
+    /// targets replacing global ones of the same name.
+    pub fn eval_for(&self, watch: &WatchFolder) -> EvalSettings {
+        let mut settings = self.eval.clone();
+        for (id, rule) in &watch.rules {
+            settings.rules.insert(id.clone(), rule.clone());
+        }
+        for target in &watch.targets {
+            settings.targets.retain(|t| t.name != target.name);
+            settings.targets.push(target.clone());
+        }
+        settings
+    }
+}

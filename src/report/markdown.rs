@@ -1,0 +1,151 @@
+//! The report as Markdown for a pull-request comment, a CI step summary or a report folder: a
+//! one-line verdict, a table of packages, then findings by package, waived ones apart.
+//! Text from packages is escaped so a hostile name cannot inject markup.
+
+use std::io::{self, Write};
+
+use super::{PackageReport, Report};
+use crate::eval::{Finding, Verdict};
+
+/// Escapes text for a Markdown table cell or line: markup characters and HTML are neutralised
+/// and line breaks become spaces.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\r' | '\n' => out.push(' '),
+            '|' | '\\' | '`' | '*' | '_' | '[' | ']' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn verdict_mark(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Pass => "✅ pass",
+        Verdict::Warn => "⚠️ warn",
+        Verdict::Fail => "❌ fail",
+    }
+}
+
+fn title(package: &PackageReport) -> String {
+    match (&package.unique_name, &package.version) {
+        (Some(name), Some(version)) => format!("{} {}", escape(name), escape(version)),
+        _ => format!(
+            "{} (unreadable)",
+            escape(&package.path.display().to_string())
+        ),
+    }
+}
+
+fn write_finding(out: &mut impl Write, finding: &Finding) -> io::Result<()> {
+    let location = finding
+        .location
+        .as_ref()
+        .map(|l| format!(" at `{}`", l.to_string().replace('`', "'")))
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "- **{}** `{}/{}`{location}: {}",
+        finding.severity,
+        finding.rule,
+        finding.code,
+        escape(&finding.message)
+    )?;
+    if let Some(waived) = &finding.waived {
+        writeln!(out, "  - waived: {}", escape(&waived.reason))?;
+    } else if let Some(hint) = &finding.hint {
+        writeln!(out, "  - hint: {}", escape(hint))?;
+    }
+    Ok(())
+}
+
+pub fn write_markdown(out: &mut impl Write, report: &Report) -> io::Result<()> {
+    let summary = &report.summary;
+    let overall = report
+        .packages
+        .iter()
+        .map(|p| p.verdict)
+        .max()
+        .unwrap_or(Verdict::Pass);
+    writeln!(
+        out,
+        "**solguard: {}**: {} package(s): {} passed, {} warned, {} failed; {} error(s), {} warning(s), {} waived\n",
+        verdict_mark(overall),
+        summary.packages,
+        summary.passed,
+        summary.warned,
+        summary.failed,
+        summary.errors,
+        summary.warnings,
+        summary.waived
+    )?;
+    writeln!(
+        out,
+        "| Solution | Version | Previous | Verdict | Errors | Warnings | Info |"
+    )?;
+    writeln!(out, "|---|---|---|---|---|---|---|")?;
+    for package in &report.packages {
+        let count = |severity| {
+            package
+                .findings
+                .iter()
+                .filter(|f| f.counts() && f.severity == severity)
+                .count()
+        };
+        use crate::policy::Severity;
+        writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            package
+                .unique_name
+                .as_deref()
+                .map_or_else(|| escape(&package.path.display().to_string()), escape),
+            package.version.as_deref().map_or("-".into(), escape),
+            package
+                .previous_version
+                .as_deref()
+                .map_or("-".into(), escape),
+            verdict_mark(package.verdict),
+            count(Severity::Error),
+            count(Severity::Warning),
+            count(Severity::Info)
+        )?;
+    }
+    for package in &report.packages {
+        let (counting, waived): (Vec<&Finding>, Vec<&Finding>) =
+            package.findings.iter().partition(|f| f.counts());
+        if counting.is_empty() && waived.is_empty() {
+            continue;
+        }
+        writeln!(out, "\n### {}\n", title(package))?;
+        writeln!(
+            out,
+            "File: `{}`\n",
+            package.path.display().to_string().replace('`', "'")
+        )?;
+        for finding in counting {
+            write_finding(out, finding)?;
+        }
+        if !waived.is_empty() {
+            writeln!(out, "\nWaived:\n")?;
+            for finding in waived {
+                write_finding(out, finding)?;
+            }
+        }
+    }
+    if !report.findings.is_empty() {
+        writeln!(out, "\n### Run\n")?;
+        for finding in &report.findings {
+            write_finding(out, finding)?;
+        }
+    }
+    Ok(())
+}

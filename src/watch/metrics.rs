@@ -1,0 +1,193 @@
+//! The daemon's Prometheus metrics: what it processed and found, how long evaluations take,
+//! how much work is queued, the state of the last reload and of alert delivery.
+//! Exposed in the text exposition format by the status server at `/metrics`.
+
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use crate::eval::Finding;
+
+type Labels = Vec<(String, String)>;
+
+fn labels(pairs: &[(&str, &str)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+pub struct Metrics {
+    registry: Registry,
+    processed: Family<Labels, Counter>,
+    skipped: Family<Labels, Counter>,
+    findings: Family<Labels, Counter>,
+    errors: Family<Labels, Counter>,
+    evaluation_seconds: Histogram,
+    pub queue_depth: Gauge,
+    pub in_flight: Gauge,
+    last_reload_success: Gauge,
+    last_reload_time: Gauge<f64, AtomicU64>,
+    policy_set: Family<Labels, Gauge>,
+    alerts_delivered: Family<Labels, Counter>,
+    alert_failures: Family<Labels, Counter>,
+    pub alerts_pending: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("solguard");
+        let metrics = Self {
+            processed: Family::default(),
+            skipped: Family::default(),
+            findings: Family::default(),
+            errors: Family::default(),
+            evaluation_seconds: Histogram::new(exponential_buckets(0.005, 2.0, 14)),
+            queue_depth: Gauge::default(),
+            in_flight: Gauge::default(),
+            last_reload_success: Gauge::default(),
+            last_reload_time: Gauge::default(),
+            policy_set: Family::default(),
+            alerts_delivered: Family::default(),
+            alert_failures: Family::default(),
+            alerts_pending: Gauge::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "packages_processed",
+            "Packages evaluated, by verdict",
+            metrics.processed.clone(),
+        );
+        registry.register(
+            "packages_skipped",
+            "Packages not evaluated, by reason (seen: the same bytes were evaluated before)",
+            metrics.skipped.clone(),
+        );
+        registry.register(
+            "findings",
+            "Findings that count against a verdict, by rule and severity",
+            metrics.findings.clone(),
+        );
+        registry.register(
+            "errors",
+            "Operational errors, by kind (io, history, report, alert, reload, panic)",
+            metrics.errors.clone(),
+        );
+        registry.register(
+            "evaluation_seconds",
+            "Time to read, evaluate and report one package",
+            metrics.evaluation_seconds.clone(),
+        );
+        registry.register(
+            "queue_depth",
+            "Packages settled and waiting for a worker",
+            metrics.queue_depth.clone(),
+        );
+        registry.register(
+            "in_flight",
+            "Packages being read and evaluated now",
+            metrics.in_flight.clone(),
+        );
+        registry.register(
+            "last_reload_success",
+            "1 when the last configuration and policy load succeeded, else 0",
+            metrics.last_reload_success.clone(),
+        );
+        registry.register(
+            "last_reload_timestamp_seconds",
+            "Unix time of the last configuration and policy load attempt",
+            metrics.last_reload_time.clone(),
+        );
+        registry.register(
+            "policy_set",
+            "The active policy set, by hash (value 1)",
+            metrics.policy_set.clone(),
+        );
+        registry.register(
+            "alerts_delivered",
+            "Alerts delivered, by sink",
+            metrics.alerts_delivered.clone(),
+        );
+        registry.register(
+            "alert_delivery_failures",
+            "Failed alert delivery attempts, by sink",
+            metrics.alert_failures.clone(),
+        );
+        registry.register(
+            "alerts_pending",
+            "Alerts in the outbox not yet delivered",
+            metrics.alerts_pending.clone(),
+        );
+        Self {
+            registry,
+            ..metrics
+        }
+    }
+
+    pub fn processed(&self, verdict: &str, findings: &[Finding], seconds: f64) {
+        self.processed
+            .get_or_create(&labels(&[("verdict", verdict)]))
+            .inc();
+        for finding in findings.iter().filter(|f| f.counts()) {
+            self.findings
+                .get_or_create(&labels(&[
+                    ("rule", &finding.rule),
+                    ("severity", &finding.severity.to_string()),
+                ]))
+                .inc();
+        }
+        self.evaluation_seconds.observe(seconds);
+    }
+
+    pub fn skipped(&self, reason: &str) {
+        self.skipped
+            .get_or_create(&labels(&[("reason", reason)]))
+            .inc();
+    }
+
+    pub fn error(&self, kind: &str) {
+        self.errors.get_or_create(&labels(&[("kind", kind)])).inc();
+    }
+
+    pub fn reloaded(&self, success: bool, policy_set: Option<&str>, unix_time: f64) {
+        self.last_reload_success.set(i64::from(success));
+        self.last_reload_time.set(unix_time);
+        if let Some(hash) = policy_set {
+            self.policy_set.clear();
+            self.policy_set
+                .get_or_create(&labels(&[("hash", hash)]))
+                .set(1);
+        }
+    }
+
+    pub fn alert_delivered(&self, sink: &str) {
+        self.alerts_delivered
+            .get_or_create(&labels(&[("sink", sink)]))
+            .inc();
+    }
+
+    pub fn alert_failed(&self, sink: &str) {
+        self.alert_failures
+            .get_or_create(&labels(&[("sink", sink)]))
+            .inc();
+    }
+
+    /// The metrics in the Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        // Writing to a String cannot fail.
+        let _ = encode(&mut text, &self.registry);
+        text
+    }
+}

@@ -1,0 +1,188 @@
+//! `solguard watch`: the rules daemon on shared drop folders.
+//!
+//! It watches each `[[watch]]` folder (file events, or polling for network shares), waits until
+//! a package is whole (settled and, for a zip, its central directory reads), names it by its
+//! content hash so the same bytes are evaluated once across renames and restarts, evaluates it
+//! on a bounded pool of worker threads, writes a JSON and a Markdown report, records it with
+//! its alerts in the history database in one transaction, delivers the alerts, and moves the
+//! package by verdict when the folder says so. Rules reload on SIGHUP or when the config or a
+//! policy changes, only when all of the new rules are valid. A status server answers
+//! `/healthz`, `/metrics` and `/status`.
+
+mod candidates;
+mod daemon;
+mod disposition;
+mod metrics;
+mod outbox;
+mod process;
+mod shared;
+mod snapshot;
+mod sources;
+mod status;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::history::{HistoryError, HistoryStore};
+use crate::run::now_rfc3339;
+
+pub use candidates::is_temporary_name;
+pub use disposition::move_into;
+pub use snapshot::{ConfigSource, Snapshot, SnapshotError};
+
+use shared::{ReloadStatus, Shared, StatusBoard};
+
+/// How to run the daemon.
+#[derive(Debug, Clone)]
+pub struct WatchOptions {
+    pub source: ConfigSource,
+    /// Process what is in the folders now, then return.
+    pub once: bool,
+    pub status: StatusServer,
+}
+
+/// Whether and where the status server listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusServer {
+    /// As the config says.
+    Configured,
+    Off,
+    At(SocketAddr),
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RunSummary {
+    pub evaluated: usize,
+    /// Already evaluated (same bytes); not evaluated again.
+    pub skipped: usize,
+    /// Not complete yet when a `--once` run ended.
+    pub incomplete: usize,
+    /// Failed for reasons outside the package (disk, database); retried.
+    pub failed: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error(transparent)]
+    Rules(#[from] SnapshotError),
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    #[error(
+        "no [[watch]] folders are configured; add one to the config (see the shipped config.toml)"
+    )]
+    NoFolders,
+    #[error("{path}: cannot create folder: {source}")]
+    Folder {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("status server: cannot listen on {address}: {source} (set [daemon] status, or use --no-status)")]
+    Status {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot install signal handlers: {source}")]
+    Signals { source: std::io::Error },
+}
+
+pub(crate) fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Runs the daemon until SIGINT or SIGTERM (or, with `once`, until the folders' current
+/// packages are done). Needs a multi-threaded Tokio runtime.
+pub async fn run(options: WatchOptions) -> Result<RunSummary, WatchError> {
+    let snapshot = Snapshot::load(&options.source)?;
+    let config = &snapshot.config;
+    if config.watches.is_empty() {
+        return Err(WatchError::NoFolders);
+    }
+    let history_dir = config.daemon.history.parent().map(PathBuf::from);
+    let folders = [Some(config.daemon.reports_dir.clone()), history_dir]
+        .into_iter()
+        .flatten()
+        .chain(config.watches.iter().map(|w| w.path.clone()));
+    for folder in folders.filter(|f| !f.as_os_str().is_empty()) {
+        std::fs::create_dir_all(&folder).map_err(|source| WatchError::Folder {
+            path: folder.clone(),
+            source,
+        })?;
+    }
+    let store = HistoryStore::open(&config.daemon.history)?;
+    let address = match options.status {
+        _ if options.once => None,
+        StatusServer::Configured => config.daemon.status,
+        StatusServer::Off => None,
+        StatusServer::At(address) => Some(address),
+    };
+    let listener = match address {
+        Some(address) => Some(
+            status::bind(address)
+                .await
+                .map_err(|source| WatchError::Status { address, source })?,
+        ),
+        None => None,
+    };
+    let board = StatusBoard {
+        version: env!("CARGO_PKG_VERSION").into(),
+        started_at: now_rfc3339(),
+        workers: config.daemon.worker_count(),
+        config: options.source.file().map(|p| p.display().to_string()),
+        policy_set: snapshot.policies.hash().to_owned(),
+        policies: snapshot
+            .policies
+            .ids()
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+        last_reload: ReloadStatus {
+            at: now_rfc3339(),
+            success: true,
+            errors: Vec::new(),
+        },
+        ..StatusBoard::default()
+    };
+    let shared = Arc::new(Shared::new(store, config.daemon.reports_dir.clone(), board));
+    shared
+        .metrics
+        .reloaded(true, Some(snapshot.policies.hash()), unix_now());
+    tracing::info!(
+        folders = %config.watches.iter().map(|w| w.path.display().to_string()).collect::<Vec<_>>().join(", "),
+        reports = %config.daemon.reports_dir.display(),
+        history = %config.daemon.history.display(),
+        workers = config.daemon.worker_count(),
+        policy_set = snapshot.policies.hash(),
+        "solguard watch started"
+    );
+    let (snapshots, snapshot_updates) = tokio::sync::watch::channel(Arc::new(snapshot));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let server = listener.map(|listener| {
+        if let Ok(local) = listener.local_addr() {
+            tracing::info!(address = %local, "Status server listening (/healthz, /metrics, /status)");
+        }
+        tokio::spawn(status::serve(listener, Arc::clone(&shared), stopped.clone()))
+    });
+    let deliverer = tokio::spawn(outbox::run(Arc::clone(&shared), snapshot_updates, stopped));
+    let daemon = daemon::Daemon::new(options.source, Arc::clone(&shared), snapshots, options.once);
+    let summary = daemon.run().await;
+    let _ = stop.send(true);
+    let _ = deliverer.await;
+    if let Some(server) = server {
+        let _ = server.await;
+    }
+    let summary = summary?;
+    tracing::info!(
+        evaluated = summary.evaluated,
+        skipped = summary.skipped,
+        incomplete = summary.incomplete,
+        failed = summary.failed,
+        "solguard watch stopped"
+    );
+    Ok(summary)
+}

@@ -1,0 +1,114 @@
+//! State the daemon's tasks share: the history store, metrics, the status board the status
+//! server shows, and keyed locks that keep releases of one solution in order and the same bytes evaluated once.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use serde::Serialize;
+
+use super::metrics::Metrics;
+use crate::history::HistoryStore;
+
+/// How many recent packages `/status` lists.
+const RECENT: usize = 50;
+
+/// A package the daemon finished, as `/status` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecentPackage {
+    pub path: String,
+    pub watch: String,
+    pub unique_name: Option<String>,
+    pub version: Option<String>,
+    pub verdict: String,
+    pub reports: Vec<String>,
+    pub moved_to: Option<String>,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FolderStatus {
+    pub name: String,
+    pub path: String,
+    /// `events` or `polling`.
+    pub mode: String,
+    pub present: bool,
+    pub pending: usize,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReloadStatus {
+    pub at: String,
+    pub success: bool,
+    pub errors: Vec<String>,
+}
+
+/// What `/status` shows.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StatusBoard {
+    pub version: String,
+    pub started_at: String,
+    pub workers: usize,
+    pub config: Option<String>,
+    pub policy_set: String,
+    pub policies: Vec<String>,
+    pub last_reload: ReloadStatus,
+    pub folders: Vec<FolderStatus>,
+    pub queue_depth: usize,
+    pub in_flight: usize,
+    pub alerts_pending: i64,
+    pub recent: VecDeque<RecentPackage>,
+}
+
+pub struct Shared {
+    store: Mutex<HistoryStore>,
+    pub metrics: Metrics,
+    status: Mutex<StatusBoard>,
+    keyed_locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// Wakes the alert deliverer when the outbox has new entries.
+    pub outbox_wake: tokio::sync::Notify,
+    pub reports_dir: PathBuf,
+}
+
+/// Locks a mutex, taking over one a panicked thread held: every guarded value here stays
+/// consistent between statements, so the data is still good.
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    pub fn new(store: HistoryStore, reports_dir: PathBuf, board: StatusBoard) -> Self {
+        Self {
+            store: Mutex::new(store),
+            metrics: Metrics::new(),
+            status: Mutex::new(board),
+            keyed_locks: Mutex::new(HashMap::new()),
+            outbox_wake: tokio::sync::Notify::new(),
+            reports_dir,
+        }
+    }
+
+    pub fn store(&self) -> MutexGuard<'_, HistoryStore> {
+        lock(&self.store)
+    }
+
+    pub fn status(&self) -> MutexGuard<'_, StatusBoard> {
+        lock(&self.status)
+    }
+
+    /// The lock named `key`, shared by every job that asks for the same key (a solution's
+    /// name, a content hash). Unused locks are dropped as the map grows.
+    pub fn keyed_lock(&self, key: &str) -> Arc<Mutex<()>> {
+        let mut locks = lock(&self.keyed_locks);
+        if locks.len() > 4096 {
+            locks.retain(|_, l| Arc::strong_count(l) > 1);
+        }
+        Arc::clone(locks.entry(key.to_owned()).or_default())
+    }
+
+    pub fn remember(&self, package: RecentPackage) {
+        let mut board = self.status();
+        board.recent.push_front(package);
+        board.recent.truncate(RECENT);
+    }
+}

@@ -51,10 +51,9 @@ fn a_dropped_package_gets_reports_an_alert_and_metrics() {
         daemon.log()
     );
 
-    copy_in(
-        &admin_zip(),
-        &root.path("drop/PowerPlatformAdmin_1_0_0_42.zip"),
-    );
+    let dropped = root.path("drop/PowerPlatformAdmin_1_0_0_42.zip");
+    copy_in(&admin_zip(), &dropped);
+    let modified = std::fs::metadata(&dropped).unwrap().modified().unwrap();
     built("ContosoCore", "1.0.0.0").write(&root.path("drop"), "ContosoCore_1_0.zip");
     copy_tree(
         &corpus().join("unpacked/hmcts-pre-rec-evidence/v0.0.1_261efc2"),
@@ -153,6 +152,15 @@ fn a_dropped_package_gets_reports_an_alert_and_metrics() {
     let exit = daemon.stop();
     assert!(exit.success(), "SIGTERM must exit 0, got {exit:?}");
     assert_eq!(root.rows("processed"), 3);
+    // Packages are only read: same bytes, same modification time.
+    assert_eq!(
+        std::fs::read(&dropped).unwrap(),
+        std::fs::read(admin_zip()).unwrap()
+    );
+    assert_eq!(
+        std::fs::metadata(&dropped).unwrap().modified().unwrap(),
+        modified
+    );
 }
 
 #[test]
@@ -584,4 +592,149 @@ fn a_broken_config_stops_the_start_with_every_problem() {
         "{log}"
     );
     assert!(log.contains("watch[0].recursve"), "{log}");
+}
+
+const ENDLESS_POLICY: &str = r#"//! id = "endless"
+//! severity = "error"
+//! title = "Never finishes"
+//! description = "Test policy."
+//! hint = "None."
+fn check(pkg, context) {
+    let n = 0;
+    loop { n += 1; }
+}
+"#;
+
+#[test]
+fn a_policy_that_never_ends_is_stopped_and_the_daemon_goes_on() {
+    let root = Root::new(
+        "",
+        &format!("[policies]\ndir = \"policies.local\"\ntime_budget_ms = 300\n{WATCH_DROP}"),
+        None,
+    );
+    std::fs::create_dir_all(root.path("policies.local")).unwrap();
+    std::fs::write(root.path("policies.local/endless.rhai"), ENDLESS_POLICY).unwrap();
+    let mut daemon = root.start();
+    built("Looped", "1.0.0.0").write(&root.path("drop"), "Looped.zip");
+    built("LoopedToo", "1.0.0.0").write(&root.path("drop"), "LoopedToo.zip");
+    assert!(
+        wait_until(30, || root.reports().len() == 2),
+        "{}",
+        daemon.log()
+    );
+    for name in ["Looped", "LoopedToo"] {
+        let report = root.report_for(name).unwrap();
+        assert!(
+            codes(&report).contains(&"policy-error".to_owned()),
+            "{report:#}"
+        );
+        assert_eq!(verdict(&report), "fail");
+    }
+    assert!(daemon.running());
+    assert!(daemon.stop().success());
+}
+
+#[test]
+fn changed_rules_recheck_seen_packages_only_when_configured() {
+    let rules = format!("{WATCH_DROP}\n[rules.publisher-consistency]\nseverity = \"warning\"\n");
+    let root = Root::new("recheck_on_policy_change = true", &rules, None);
+    copy_in(&admin_zip(), &root.path("drop/Admin.zip"));
+    let (_, log) = root.once();
+    assert!(log.contains("1 evaluated"), "{log}");
+    assert_eq!(
+        verdict(&root.report_for("PowerPlatformAdmin").unwrap()),
+        "warn"
+    );
+
+    // The same rules: seen. Stricter rules: evaluated again, and the report says so.
+    let (_, log) = root.once();
+    assert!(log.contains("0 evaluated, 1 already seen"), "{log}");
+    let edit = |from: &str, to: &str| {
+        let text = std::fs::read_to_string(root.config()).unwrap();
+        assert!(text.contains(from));
+        std::fs::write(root.config(), text.replace(from, to)).unwrap();
+    };
+    edit("severity = \"warning\"", "severity = \"error\"");
+    let (_, log) = root.once();
+    assert!(log.contains("1 evaluated"), "{log}");
+    assert_eq!(
+        verdict(&root.report_for("PowerPlatformAdmin").unwrap()),
+        "fail"
+    );
+    assert_eq!(root.rows("releases"), 2);
+
+    // Without the option, a rule change does not re-evaluate.
+    edit(
+        "recheck_on_policy_change = true",
+        "recheck_on_policy_change = false",
+    );
+    edit("severity = \"error\"", "severity = \"info\"");
+    let (_, log) = root.once();
+    assert!(log.contains("0 evaluated, 1 already seen"), "{log}");
+}
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let root = Root::new("", WATCH_DROP, None);
+    copy_in(&admin_zip(), &root.path("drop/Admin.zip"));
+    let (status, log) = root.once_with(&["--log-format", "json"]);
+    assert!(status.success(), "{log}");
+    let events: Vec<serde_json::Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    assert!(events
+        .iter()
+        .any(|e| e["fields"]["message"] == "Package evaluated"
+            && e["fields"]["verdict"] == "warn"
+            && e["level"] == "INFO"));
+    assert!(events.iter().any(
+        |e| e["fields"]["message"] == "solguard watch stopped" && e["fields"]["evaluated"] == 1
+    ));
+}
+
+#[test]
+fn a_config_edit_reloads_and_a_broken_edit_is_refused() {
+    let address = free_address();
+    let root = Root::new("", WATCH_DROP, Some(address));
+    let daemon = root.start();
+    let status = || {
+        http_get(address, "/status")
+            .and_then(|(_, body)| serde_json::from_str::<serde_json::Value>(&body).ok())
+    };
+    let folders = |s: &serde_json::Value| s["folders"].as_array().map_or(0, Vec::len);
+    assert!(wait_until(20, || status().is_some()));
+    let text = std::fs::read_to_string(root.config()).unwrap();
+
+    // A valid edit adds a folder, watched at once.
+    std::fs::create_dir_all(root.path("second")).unwrap();
+    let second = format!("{text}\n[[watch]]\npath = \"second\"\n");
+    std::fs::write(root.config(), &second).unwrap();
+    assert!(
+        wait_until(20, || status().is_some_and(|s| folders(&s) == 2)),
+        "{}",
+        daemon.log()
+    );
+    built("InSecond", "1.0.0.0").write(&root.path("second"), "InSecond.zip");
+    assert!(
+        wait_until(20, || root.report_for("InSecond").is_some()),
+        "{}",
+        daemon.log()
+    );
+
+    // A broken edit is refused with its line; the folders stay.
+    std::fs::write(root.config(), format!("{second}recursive = \"yes\"\n")).unwrap();
+    assert!(
+        wait_until(20, || status()
+            .is_some_and(|s| s["last_reload"]["success"] == false)),
+        "{}",
+        daemon.log()
+    );
+    let errors = status().unwrap()["last_reload"]["errors"].to_string();
+    assert!(
+        errors.contains("config.toml:") && errors.contains("watch[1].recursive"),
+        "{errors}"
+    );
+    assert_eq!(folders(&status().unwrap()), 2);
+    assert!(daemon.stop().success());
 }

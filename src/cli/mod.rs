@@ -69,7 +69,7 @@ pub fn main() -> ExitCode {
         Command::Policy(command) => policy::run(&command),
         Command::Diff(args) => diff::run(&args),
         Command::History(args) => history::run(&args),
-        Command::Watch(args) => watch::run_watch(&args),
+        Command::Watch(args) => watch::run_watch(&args, cli.log_format == LogFormat::Human),
     };
     match result {
         Ok(code) => code,

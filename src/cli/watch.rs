@@ -27,7 +27,8 @@ pub struct WatchArgs {
     status: Option<SocketAddr>,
 }
 
-pub fn run_watch(args: &WatchArgs) -> anyhow::Result<ExitCode> {
+/// `human_summary`: print a closing line for people (not when logs are JSON lines).
+pub fn run_watch(args: &WatchArgs, human_summary: bool) -> anyhow::Result<ExitCode> {
     let source = match &args.config {
         Some(path) => ConfigSource::File(path.clone()),
         None if std::path::Path::new("config.toml").is_file() => {
@@ -55,7 +56,7 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<ExitCode> {
     // so it is redone at the next start.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     let summary = summary?;
-    if args.once {
+    if args.once && human_summary {
         eprintln!(
             "watch --once: {} evaluated, {} already seen, {} not complete yet, {} failed",
             summary.evaluated, summary.skipped, summary.incomplete, summary.failed

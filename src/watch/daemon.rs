@@ -24,6 +24,8 @@ use crate::run::now_rfc3339;
 
 /// How often the loop wakes without events, to observe settling packages.
 const TICK: Duration = Duration::from_millis(200);
+/// Least time between two scans: a burst of file events must not rescan per event.
+const MIN_OBSERVE_GAP: Duration = Duration::from_millis(100);
 /// Quiet time after a config or policy change before reloading (editors write in steps).
 const RELOAD_DEBOUNCE: Duration = Duration::from_millis(300);
 /// Wait before retrying a package whose evaluation failed for reasons outside it.
@@ -43,7 +45,7 @@ pub(super) struct Daemon {
     ready: VecDeque<Ready>,
     in_flight: JoinSet<(Ready, Outcome)>,
     /// Kept alive: dropping it stops rule-change events.
-    _rules_watcher: Option<notify::RecommendedWatcher>,
+    rules_watcher: Option<notify::RecommendedWatcher>,
     summary: RunSummary,
 }
 
@@ -84,7 +86,7 @@ impl Daemon {
             tracker: Tracker::default(),
             ready: VecDeque::new(),
             in_flight: JoinSet::new(),
-            _rules_watcher: rules_watcher,
+            rules_watcher,
             summary: RunSummary::default(),
         }
     }
@@ -97,6 +99,7 @@ impl Daemon {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut reload_at: Option<Instant> = None;
+        let mut last_observe: Option<Instant> = None;
         loop {
             if self.signals.take_config_changed() {
                 reload_at = Some(Instant::now() + RELOAD_DEBOUNCE);
@@ -105,7 +108,10 @@ impl Daemon {
                 reload_at = None;
                 self.reload("a config or policy file changed");
             }
-            tokio::task::block_in_place(|| self.observe());
+            if last_observe.is_none_or(|at| at.elapsed() >= MIN_OBSERVE_GAP) {
+                last_observe = Some(Instant::now());
+                tokio::task::block_in_place(|| self.observe());
+            }
             self.dispatch();
             self.publish_status();
             if self.once && self.tracker.pending() == 0 && self.in_flight.is_empty() {
@@ -250,6 +256,13 @@ impl Daemon {
                 let policies_changed = new.policies.hash() != old.policies.hash()
                     || new.config.eval.rules != old.config.eval.rules;
                 self.rebuild_folders(&new);
+                if new.config.policies_dir != old.config.policies_dir && !self.once {
+                    self.rules_watcher = watch_rules(
+                        self.source.file(),
+                        new.config.policies_dir.as_deref(),
+                        &self.signals,
+                    );
+                }
                 tracing::info!(
                     reason = why,
                     policies = new.policies.policies().len(),

@@ -73,9 +73,15 @@ impl Root {
 
     /// Runs `solguard watch --once` and returns its exit status and standard error.
     pub fn once(&self) -> (ExitStatus, String) {
+        self.once_with(&[])
+    }
+
+    /// Runs `solguard watch --once` with extra arguments.
+    pub fn once_with(&self, extra: &[&str]) -> (ExitStatus, String) {
         let output = Command::new(env!("CARGO_BIN_EXE_solguard"))
             .args(["watch", "--once", "--config"])
             .arg(self.config())
+            .args(extra)
             .current_dir(self.dir.path())
             .env("SOLGUARD_LOG", "info")
             .output()

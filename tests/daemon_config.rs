@@ -1,0 +1,162 @@
+//! The daemon's config sections through the library: the shipped `config.toml` parses to the
+//! documented defaults, every problem is reported at once with its line, and per-folder rules
+//! merge over the global ones. Also the file-name and move rules the daemon applies.
+
+use std::path::Path;
+use std::time::Duration;
+
+use solguard::config::{AlertSinkKind, Config, Disposition, SHIPPED_CONFIG};
+use solguard::policy::Severity;
+use solguard::watch::{is_temporary_name, move_into};
+
+#[test]
+fn the_shipped_config_is_valid_and_says_what_the_defaults_are() {
+    let base = Path::new("/srv/solguard");
+    let config = Config::parse_in(SHIPPED_CONFIG, Path::new("config.toml"), base).unwrap();
+    let daemon = &config.daemon;
+    assert_eq!(daemon.reports_dir, base.join("reports"));
+    assert_eq!(daemon.history, base.join("state/history.db"));
+    assert_eq!(daemon.settle, Duration::from_secs(2));
+    assert_eq!(daemon.incomplete_timeout, Duration::from_secs(600));
+    assert_eq!(daemon.status, Some("127.0.0.1:9464".parse().unwrap()));
+    assert!(daemon.worker_count() >= 1);
+    assert!(!daemon.recheck_on_policy_change);
+    assert_eq!(config.watches.len(), 1);
+    let drop = &config.watches[0];
+    assert_eq!(drop.path, base.join("drop"));
+    assert_eq!(drop.disposition, Disposition::Leave);
+    assert!(drop.folders && !drop.recursive && !drop.poll);
+    assert_eq!(config.alerts.len(), 1);
+    assert!(matches!(
+        &config.alerts[0].kind,
+        AlertSinkKind::File { path, .. } if path == &base.join("state/alerts.jsonl")
+    ));
+    // The same file is what `Config::default()` means for a daemon without a config.
+    assert_eq!(
+        Config::parse_in("", Path::new("empty.toml"), base)
+            .unwrap()
+            .daemon,
+        config.daemon
+    );
+}
+
+#[test]
+fn every_daemon_problem_is_reported_at_once_with_its_line() {
+    let text = r#"
+[daemon]
+settle_ms = "soon"
+status = "localhost"
+colour = "blue"
+
+[[watch]]
+include = ["[unclosed"]
+disposition = "shred"
+
+[[watch]]
+path = "a"
+[[watch]]
+path = "b"
+name = "a"
+
+[[alerts]]
+type = "pager"
+"#;
+    let error = Config::parse(text, Path::new("daemon.toml")).unwrap_err();
+    let message = error.to_string();
+    for expected in [
+        "daemon.toml:3:13: `daemon.settle_ms`: expected a whole number of milliseconds",
+        "daemon.toml:4:10: `daemon.status`: expected an address",
+        "daemon.toml:5:1: `daemon.colour`: unknown key",
+        "`watch[0].include`: \"[unclosed\" is not a valid glob",
+        "`watch[0].disposition`: expected \"leave\" or \"move\"",
+        "`watch[0].path`: required",
+        "`watch[2].name`: another [[watch]] is already named \"a\"",
+        "`alerts[0].type`: unknown sink type \"pager\"",
+    ] {
+        assert!(
+            message.contains(expected),
+            "missing {expected:?} in:\n{message}"
+        );
+    }
+}
+
+#[test]
+fn folders_have_their_own_targets_rules_and_move_folders() {
+    let text = r#"
+[rules.data-loss-risk]
+severity = "warning"
+[targets.prod]
+version = "9.2.0.0"
+
+[[watch]]
+path = "prod-drop"
+disposition = "move"
+accepted = "ok"
+[watch.targets.prod]
+version = "9.1.0.0"
+[watch.rules.data-loss-risk]
+severity = "error"
+[watch.rules.data-loss-risk.params]
+ignore = ["con_legacy"]
+"#;
+    let config = Config::parse_in(text, Path::new("c.toml"), Path::new("/r")).unwrap();
+    let watch = &config.watches[0];
+    assert_eq!(watch.name, "prod-drop");
+    assert_eq!(
+        watch.disposition,
+        Disposition::Move {
+            accepted: Path::new("/r/prod-drop/ok").into(),
+            rejected: Path::new("/r/prod-drop/rejected").into(),
+        }
+    );
+    let settings = config.eval_for(watch);
+    assert_eq!(settings.targets.len(), 1);
+    assert_eq!(settings.targets[0].version, "9.1.0.0");
+    let rule = &settings.rules["data-loss-risk"];
+    assert_eq!(rule.severity, Some(Severity::Error));
+    assert!(rule.params.contains_key("ignore"));
+    // The global settings are untouched for other folders.
+    assert_eq!(
+        config.eval.rules["data-loss-risk"].severity,
+        Some(Severity::Warning)
+    );
+}
+
+#[test]
+fn names_of_copies_in_progress_are_recognised() {
+    for name in [
+        "Sol.zip.tmp",
+        "Sol.zip.part",
+        "Sol.zip.crdownload",
+        "~$Sol.zip",
+        ".Sol.zip",
+        "SOL.ZIP.PART",
+    ] {
+        assert!(is_temporary_name(name), "{name}");
+    }
+    for name in ["Sol.zip", "Sol_1_0_managed.zip", "tmp.zip", "part-2.zip"] {
+        assert!(!is_temporary_name(name), "{name}");
+    }
+}
+
+#[test]
+fn moves_never_overwrite_and_number_the_newcomer() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("accepted");
+    std::fs::create_dir_all(&dest).unwrap();
+    std::fs::write(dest.join("Sol.zip"), b"first").unwrap();
+    std::fs::write(dest.join("Sol (2).zip"), b"second").unwrap();
+    let incoming = dir.path().join("Sol.zip");
+    std::fs::write(&incoming, b"third").unwrap();
+    let moved = move_into(&incoming, &dest).unwrap();
+    assert_eq!(moved, dest.join("Sol (3).zip"));
+    assert!(!incoming.exists());
+    assert_eq!(std::fs::read(dest.join("Sol.zip")).unwrap(), b"first");
+    assert_eq!(std::fs::read(dest.join("Sol (2).zip")).unwrap(), b"second");
+    assert_eq!(std::fs::read(&moved).unwrap(), b"third");
+    // Folders (unpacked packages) move the same way.
+    let tree = dir.path().join("Unpacked");
+    std::fs::create_dir_all(tree.join("Other")).unwrap();
+    let moved = move_into(&tree, &dest).unwrap();
+    assert!(moved.join("Other").is_dir());
+}

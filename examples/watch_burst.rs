@@ -1,0 +1,241 @@
+//! Benchmark of `solguard watch`: a burst of packages dropped at once.
+//!
+//! Builds N distinct packages from real corpus exports (each a copy with its solution renamed,
+//! so every one has its own bytes), starts the release binary on a temporary root with the
+//! shipped settings (settle time 2 s, one worker per core), renames all packages into `drop/`
+//! at once, and waits for every report. Prints the throughput, the latency from the moment a
+//! package was complete (renamed into place) to its report (p50, p95, max), and the daemon's
+//! peak memory.
+//!
+//! ```text
+//! cargo build --release && cargo run --release --example watch_burst -- [COUNT] [SETTLE_MS] [rename|copy]
+//! ```
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+const SOURCES: &[&str] = &[
+    "powerapps-tools/PowerPlatformAdmin_1_0_0_40.zip",
+    "SparkleXrm/SparkleXrm_0_1_2_managed.zip",
+    "pnp-powerplatform-samples/IncidentReporting_1_0_0_4.zip",
+    "pnp-powerplatform-samples/GymMembershipRegistration_1_0_0_2.zip",
+    "PowerApps-Samples/WebAPIBasicOperations_1_0_0_1_managed.zip",
+    "PowerApps-Samples/Success_1_1_0_0.zip",
+    "powerapps-tools/CenterofExcellenceAuditComponents_1_21_managed.zip",
+    "pnp-powerplatform-samples/ShopSenseSolutions_1_0_0_4.zip",
+];
+
+fn corpus() -> PathBuf {
+    std::env::var_os("SOLGUARD_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"))
+}
+
+fn find(corpus: &Path, relative: &str) -> Option<PathBuf> {
+    let direct = corpus.join(relative);
+    if direct.is_file() {
+        return Some(direct);
+    }
+    // Fall back to the file name anywhere in the corpus.
+    let name = Path::new(relative).file_name()?;
+    let mut stack = vec![corpus.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).ok()?.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.file_name() == Some(name) {
+                return Some(path);
+            }
+        }
+    }
+    None
+}
+
+/// A copy of `source` whose solution unique name is prefixed with `prefix`.
+fn renamed_copy(source: &Path, prefix: &str, to: &Path) -> zip::result::ZipResult<()> {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(source)?)?;
+    let mut writer = zip::ZipWriter::new(std::fs::File::create(to)?);
+    for index in 0..archive.len() {
+        let name = archive.by_index_raw(index)?.name()?.into_owned();
+        if name.eq_ignore_ascii_case("solution.xml") {
+            let mut xml = Vec::new();
+            archive.by_index(index)?.read_to_end(&mut xml)?;
+            let marker = b"<UniqueName>";
+            if let Some(at) = xml.windows(marker.len()).position(|w| w == marker) {
+                let insert = at + marker.len();
+                xml.splice(insert..insert, prefix.bytes());
+            }
+            writer.start_file(name, zip::write::SimpleFileOptions::default())?;
+            writer.write_all(&xml)?;
+        } else {
+            writer.raw_copy_file(archive.by_index_raw(index)?)?;
+        }
+    }
+    writer.finish()?;
+    Ok(())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let count: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000);
+    let settle_ms: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(2000);
+    // `rename`: packages appear whole, with their staging modification time (an atomic drop);
+    // `copy`: packages are copied in, so each is new and waits the full settle time.
+    let mode = args.next().unwrap_or_else(|| "rename".into());
+    let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/solguard");
+    assert!(
+        binary.is_file(),
+        "build the release binary first: cargo build --release"
+    );
+    let corpus = corpus();
+    let sources: Vec<PathBuf> = SOURCES.iter().filter_map(|s| find(&corpus, s)).collect();
+    assert!(
+        !sources.is_empty(),
+        "no corpus packages under {}",
+        corpus.display()
+    );
+
+    let root = tempfile::tempdir().expect("temp dir");
+    let staging = root.path().join("staging");
+    std::fs::create_dir_all(&staging).unwrap();
+    let mut staged = Vec::with_capacity(count);
+    let mut bytes = 0;
+    for index in 0..count {
+        let source = &sources[index % sources.len()];
+        let name = format!("Burst{index:04}.zip");
+        let path = staging.join(&name);
+        renamed_copy(source, &format!("Burst{index:04}"), &path).expect("build package");
+        bytes += std::fs::metadata(&path).unwrap().len();
+        staged.push((name, path));
+    }
+    std::fs::write(
+        root.path().join("config.toml"),
+        format!(
+            "[daemon]\nsettle_ms = {settle_ms}\nstatus = \"off\"\n\n[[watch]]\npath = \"drop\"\n"
+        ),
+    )
+    .unwrap();
+    let log = root.path().join("daemon.log");
+    let mut daemon = Command::new(&binary)
+        .args(["watch", "--config", "config.toml"])
+        .current_dir(root.path())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("start daemon");
+    let started = Instant::now();
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("solguard watch started")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "daemon did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let drop = root.path().join("drop");
+    let burst_start = SystemTime::now();
+    let mut completed_at = std::collections::HashMap::new();
+    for (name, path) in &staged {
+        if mode == "copy" {
+            std::fs::copy(path, drop.join(name)).unwrap();
+        } else {
+            std::fs::rename(path, drop.join(name)).unwrap();
+        }
+        completed_at.insert(name.trim_end_matches(".zip").to_owned(), SystemTime::now());
+    }
+    let reports = root.path().join("reports");
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    let mut latencies = Vec::with_capacity(count);
+    let mut last_report = burst_start;
+    let mut verdicts = std::collections::BTreeMap::new();
+    let mut unreadable = 0;
+    loop {
+        let done: Vec<_> = std::fs::read_dir(&reports)
+            .map(|d| d.flatten().collect())
+            .unwrap_or_default();
+        let json: Vec<_> = done
+            .iter()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .collect();
+        if json.len() >= count {
+            for entry in json {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let key = name.split('_').next().unwrap_or("");
+                let written = entry.metadata().unwrap().modified().unwrap();
+                last_report = last_report.max(written);
+                let complete = completed_at
+                    .iter()
+                    .find(|(k, _)| key.starts_with(k.as_str()))
+                    .map(|(_, t)| *t)
+                    .unwrap_or(burst_start);
+                latencies.push(written.duration_since(complete).unwrap_or_default());
+                let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+                let verdict = text
+                    .split("\"verdict\": \"")
+                    .nth(1)
+                    .and_then(|rest| rest.split('"').next())
+                    .unwrap_or("?")
+                    .to_owned();
+                *verdicts.entry(verdict).or_insert(0usize) += 1;
+                if text.contains("\"package-format\"") {
+                    unreadable += 1;
+                }
+            }
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {} reports after 30 min",
+            json.len()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let peak = peak_rss_kib(daemon.id());
+    let _ = Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status();
+    let _ = daemon.wait();
+
+    latencies.sort();
+    let span = last_report.duration_since(burst_start).unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    println!("solguard watch burst: {count} packages ({:.0} MiB, {} distinct real exports renamed), {mode} into drop/, {cores} cores, {cores} workers, settle {settle_ms} ms", bytes as f64 / 1048576.0, sources.len());
+    println!(
+        "  all reports after   {:.2} s  ({:.1} packages/s including the settle time)",
+        span.as_secs_f64(),
+        count as f64 / span.as_secs_f64()
+    );
+    println!(
+        "  complete -> report  p50 {:.2} s, p95 {:.2} s, max {:.2} s",
+        percentile(&latencies, 0.5).as_secs_f64(),
+        percentile(&latencies, 0.95).as_secs_f64(),
+        latencies.last().map_or(0.0, Duration::as_secs_f64)
+    );
+    println!("  verdicts            {verdicts:?}, {unreadable} unreadable");
+    match peak {
+        Some(kib) => println!("  daemon peak RSS     {:.1} MiB", kib as f64 / 1024.0),
+        None => println!("  daemon peak RSS     (unavailable)"),
+    }
+}

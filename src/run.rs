@@ -107,17 +107,7 @@ pub fn unreadable_report(
 ) -> PackageReport {
     tracing::debug!(path = %path.display(), code = error.code(), "Package unreadable");
     let findings = evaluator.unreadable(error);
-    PackageReport {
-        path: path.to_path_buf(),
-        unique_name: None,
-        version: None,
-        managed: None,
-        sha256: None,
-        verdict: Verdict::of(&findings),
-        accepted: false,
-        previous_version: None,
-        findings,
-    }
+    PackageReport::unread(path.to_path_buf(), findings)
 }
 
 /// Evaluates the packages at `paths` in order and reports on them. A package's `previous` is

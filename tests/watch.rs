@@ -104,11 +104,7 @@ fn a_dropped_package_gets_reports_an_alert_and_metrics() {
         .iter()
         .filter(|(_, r)| verdict(r) != "pass")
         .count();
-    assert!(
-        wait_until(10, || root.alerts().len() == not_passed),
-        "{}",
-        daemon.log()
-    );
+    daemon.wait_for(10, || root.alerts().len() == not_passed);
     let alerts = root.alerts();
     assert!(alerts
         .iter()
@@ -183,11 +179,7 @@ fn a_slow_chunked_copy_is_evaluated_once_after_it_completes() {
         std::thread::sleep(Duration::from_millis(700));
     }
     drop(file);
-    assert!(
-        wait_until(20, || root.reports().len() == 1),
-        "{}",
-        daemon.log()
-    );
+    daemon.wait_for(20, || root.reports().len() == 1);
     let report = root
         .report_for("PowerPlatformAdmin")
         .expect("evaluated whole");
@@ -241,11 +233,7 @@ fn the_same_bytes_dropped_twice_at_once_are_evaluated_once() {
     let bytes = built("Twin", "1.0.0.1").bytes();
     std::fs::write(root.path("drop/twin-a.zip"), &bytes).unwrap();
     std::fs::write(root.path("drop/twin-b.zip"), &bytes).unwrap();
-    assert!(
-        wait_until(20, || daemon.log().contains("Already evaluated")),
-        "{}",
-        daemon.log()
-    );
+    daemon.wait_for(20, || daemon.log().contains("Already evaluated"));
     assert_eq!(root.rows("processed"), 1);
     assert_eq!(root.rows("releases"), 1);
     assert_eq!(root.reports().len(), 1);
@@ -303,11 +291,7 @@ fn sigterm_during_a_burst_loses_nothing() {
         built(&format!("Burst{index:02}"), "1.0.0.0")
             .write(&root.path("drop"), &format!("Burst{index:02}.zip"));
     }
-    assert!(
-        wait_until(30, || !root.reports().is_empty()),
-        "{}",
-        daemon.log()
-    );
+    daemon.wait_for(30, || !root.reports().is_empty());
     let exit = daemon.stop();
     assert!(exit.success(), "SIGTERM must exit 0, got {exit:?}");
     let before = root.reports().len();
@@ -361,46 +345,31 @@ fn hot_reload_swaps_valid_policies_and_keeps_the_old_on_errors() {
         http_get(address, "/status")
             .and_then(|(_, body)| serde_json::from_str::<serde_json::Value>(&body).ok())
     };
-    assert!(
-        wait_until(20, || reload_count().is_some()),
-        "{}",
-        daemon.log()
-    );
+    daemon.wait_for(20, || reload_count().is_some());
 
     built("First", "1.0.0.0").write(&root.path("drop"), "First.zip");
-    assert!(
-        wait_until(20, || root.report_for("First").is_some()),
-        "{}",
-        daemon.log()
-    );
+    daemon.wait_for(20, || root.report_for("First").is_some());
     assert!(!codes(&root.report_for("First").unwrap()).contains(&"marker-seen".to_owned()));
 
     // A valid new policy is picked up from the file change.
     std::fs::write(root.path("policies.local/marker.rhai"), MARKER_POLICY).unwrap();
-    assert!(
-        wait_until(20, || reload_count().is_some_and(|s| s["policies"]
-            .as_array()
-            .unwrap()
-            .contains(&serde_json::json!("marker")))),
-        "{}",
-        daemon.log()
-    );
+    daemon.wait_for(20, || {
+        reload_count().is_some_and(|s| {
+            s["policies"]
+                .as_array()
+                .unwrap()
+                .contains(&serde_json::json!("marker"))
+        })
+    });
     built("Second", "1.0.0.0").write(&root.path("drop"), "Second.zip");
-    assert!(
-        wait_until(20, || root.report_for("Second").is_some()),
-        "{}",
-        daemon.log()
-    );
+    daemon.wait_for(20, || root.report_for("Second").is_some());
     assert!(codes(&root.report_for("Second").unwrap()).contains(&"marker-seen".to_owned()));
 
     // A broken policy: the reload fails, the error names the file, the old rules stay.
     std::fs::write(root.path("policies.local/broken.rhai"), "//! id = \"broken\"\n//! severity = \"error\"\n//! title = \"x\"\n//! description = \"x\"\n//! hint = \"x\"\nfn check(pkg, context) { let = ; }\n").unwrap();
-    assert!(
-        wait_until(20, || reload_count()
-            .is_some_and(|s| s["last_reload"]["success"] == false)),
-        "{}",
-        daemon.log()
-    );
+    daemon.wait_for(20, || {
+        reload_count().is_some_and(|s| s["last_reload"]["success"] == false)
+    });
     let status = reload_count().unwrap();
     let errors = status["last_reload"]["errors"].to_string();
     assert!(errors.contains("broken.rhai:6"), "{errors}");
@@ -410,11 +379,7 @@ fn hot_reload_swaps_valid_policies_and_keeps_the_old_on_errors() {
         "{metrics}"
     );
     built("Third", "1.0.0.0").write(&root.path("drop"), "Third.zip");
-    assert!(
-        wait_until(20, || root.report_for("Third").is_some()),
-        "{}",
-        daemon.log()
-    );
+    daemon.wait_for(20, || root.report_for("Third").is_some());
     let third = codes(&root.report_for("Third").unwrap());
     assert!(
         third.contains(&"marker-seen".to_owned()),
@@ -426,17 +391,15 @@ fn hot_reload_swaps_valid_policies_and_keeps_the_old_on_errors() {
     std::fs::remove_file(root.path("policies.local/broken.rhai")).unwrap();
     std::fs::remove_file(root.path("policies.local/marker.rhai")).unwrap();
     daemon.signal("HUP");
-    assert!(
-        wait_until(20, || reload_count().is_some_and(|s| s["last_reload"]
-            ["success"]
-            == true
-            && !s["policies"]
-                .as_array()
-                .unwrap()
-                .contains(&serde_json::json!("marker")))),
-        "{}",
-        daemon.log()
-    );
+    daemon.wait_for(20, || {
+        reload_count().is_some_and(|s| {
+            s["last_reload"]["success"] == true
+                && !s["policies"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&serde_json::json!("marker"))
+        })
+    });
     assert!(daemon.log().contains("SIGHUP"));
     assert!(daemon.stop().success());
 }
@@ -447,11 +410,7 @@ fn a_corrupt_package_is_reported_and_the_daemon_goes_on() {
     let mut daemon = root.start();
     let bytes = std::fs::read(admin_zip()).unwrap();
     std::fs::write(root.path("drop/Truncated.zip"), &bytes[..bytes.len() / 2]).unwrap();
-    assert!(
-        wait_until(30, || root.reports().len() == 1),
-        "{}",
-        daemon.log()
-    );
+    daemon.wait_for(30, || root.reports().len() == 1);
     let (name, report) = root.reports().remove(0);
     assert!(name.starts_with("Truncated.zip_"), "{name}");
     assert_eq!(verdict(&report), "fail");
@@ -462,11 +421,7 @@ fn a_corrupt_package_is_reported_and_the_daemon_goes_on() {
     assert!(daemon.running());
 
     built("AfterCorrupt", "1.0.0.0").write(&root.path("drop"), "After.zip");
-    assert!(
-        wait_until(20, || root.report_for("AfterCorrupt").is_some()),
-        "{}",
-        daemon.log()
-    );
+    daemon.wait_for(20, || root.report_for("AfterCorrupt").is_some());
     assert!(daemon.stop().success());
 }
 
@@ -486,11 +441,7 @@ fn temporary_names_wait_until_renamed() {
     std::thread::sleep(Duration::from_millis(1500));
     assert!(root.reports().is_empty(), "{}", daemon.log());
     std::fs::rename(root.path("drop/Pkg.zip.part"), root.path("drop/Pkg.zip")).unwrap();
-    assert!(
-        wait_until(20, || root.reports().len() == 1),
-        "{}",
-        daemon.log()
-    );
+    daemon.wait_for(20, || root.reports().len() == 1);
     assert!(daemon.stop().success());
 }
 
@@ -502,23 +453,11 @@ fn a_folder_that_disappears_and_comes_back_is_watched_again() {
         .log()
         .contains("solguard watch started")));
     std::fs::rename(root.path("drop"), root.path("drop.away")).unwrap();
-    assert!(
-        wait_until(20, || daemon.log().contains("Watch folder disappeared")),
-        "{}",
-        daemon.log()
-    );
+    daemon.wait_for(20, || daemon.log().contains("Watch folder disappeared"));
     std::fs::create_dir(root.path("drop")).unwrap();
-    assert!(
-        wait_until(20, || daemon.log().contains("Watch folder is back")),
-        "{}",
-        daemon.log()
-    );
+    daemon.wait_for(20, || daemon.log().contains("Watch folder is back"));
     copy_in(&admin_zip(), &root.path("drop/Admin.zip"));
-    assert!(
-        wait_until(20, || root.reports().len() == 1),
-        "{}",
-        daemon.log()
-    );
+    daemon.wait_for(20, || root.reports().len() == 1);
     assert!(daemon.stop().success());
 }
 
@@ -531,19 +470,11 @@ fn polling_folders_are_scanned_without_events() {
         Some(address),
     );
     let daemon = root.start();
-    assert!(
-        wait_until(20, || http_get(address, "/status").is_some()),
-        "{}",
-        daemon.log()
-    );
+    daemon.wait_for(20, || http_get(address, "/status").is_some());
     let (_, status) = http_get(address, "/status").unwrap();
     assert!(status.contains("\"mode\":\"polling\""), "{status}");
     copy_in(&admin_zip(), &root.path("share/Admin.zip"));
-    assert!(
-        wait_until(20, || root.reports().len() == 1),
-        "{}",
-        daemon.log()
-    );
+    daemon.wait_for(20, || root.reports().len() == 1);
     assert!(daemon.stop().success());
 }
 
@@ -617,11 +548,7 @@ fn a_policy_that_never_ends_is_stopped_and_the_daemon_goes_on() {
     let mut daemon = root.start();
     built("Looped", "1.0.0.0").write(&root.path("drop"), "Looped.zip");
     built("LoopedToo", "1.0.0.0").write(&root.path("drop"), "LoopedToo.zip");
-    assert!(
-        wait_until(30, || root.reports().len() == 2),
-        "{}",
-        daemon.log()
-    );
+    daemon.wait_for(30, || root.reports().len() == 2);
     for name in ["Looped", "LoopedToo"] {
         let report = root.report_for(name).unwrap();
         assert!(
@@ -710,26 +637,15 @@ fn a_config_edit_reloads_and_a_broken_edit_is_refused() {
     std::fs::create_dir_all(root.path("second")).unwrap();
     let second = format!("{text}\n[[watch]]\npath = \"second\"\n");
     std::fs::write(root.config(), &second).unwrap();
-    assert!(
-        wait_until(20, || status().is_some_and(|s| folders(&s) == 2)),
-        "{}",
-        daemon.log()
-    );
+    daemon.wait_for(20, || status().is_some_and(|s| folders(&s) == 2));
     built("InSecond", "1.0.0.0").write(&root.path("second"), "InSecond.zip");
-    assert!(
-        wait_until(20, || root.report_for("InSecond").is_some()),
-        "{}",
-        daemon.log()
-    );
+    daemon.wait_for(20, || root.report_for("InSecond").is_some());
 
     // A broken edit is refused with its line; the folders stay.
     std::fs::write(root.config(), format!("{second}recursive = \"yes\"\n")).unwrap();
-    assert!(
-        wait_until(20, || status()
-            .is_some_and(|s| s["last_reload"]["success"] == false)),
-        "{}",
-        daemon.log()
-    );
+    daemon.wait_for(20, || {
+        status().is_some_and(|s| s["last_reload"]["success"] == false)
+    });
     let errors = status().unwrap()["last_reload"]["errors"].to_string();
     assert!(
         errors.contains("config.toml:") && errors.contains("watch[1].recursive"),

@@ -62,6 +62,15 @@ impl Verdict {
         }
     }
 
+    /// The verdict [`Verdict::as_str`] wrote (anything unknown reads as `pass`).
+    pub fn from_stored(text: &str) -> Self {
+        match text {
+            "fail" => Self::Fail,
+            "warn" => Self::Warn,
+            _ => Self::Pass,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pass => "pass",

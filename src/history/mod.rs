@@ -290,11 +290,7 @@ impl HistoryStore {
         let mut records = Vec::new();
         for row in rows {
             let (mut record, verdict, findings) = row.map_err(|e| self.sqlite(e))?;
-            record.verdict = match verdict.as_str() {
-                "fail" => Verdict::Fail,
-                "warn" => Verdict::Warn,
-                _ => Verdict::Pass,
-            };
+            record.verdict = Verdict::from_stored(&verdict);
             record.findings = serde_json::from_str(&findings).map_err(|e| self.corrupt(e))?;
             records.push(record);
         }

@@ -32,14 +32,6 @@ pub struct OutboxEntry {
     pub attempts: i64,
 }
 
-fn parse_verdict(text: &str) -> Verdict {
-    match text {
-        "fail" => Verdict::Fail,
-        "warn" => Verdict::Warn,
-        _ => Verdict::Pass,
-    }
-}
-
 impl HistoryStore {
     /// The evaluation of the package with content hash `sha256`, if there was one.
     pub fn processed(&self, sha256: &str) -> Result<Option<Processed>, HistoryError> {
@@ -66,7 +58,7 @@ impl HistoryStore {
                 Ok(Processed {
                     sha256: sha256.to_owned(),
                     path,
-                    verdict: parse_verdict(&verdict),
+                    verdict: Verdict::from_stored(&verdict),
                     accepted,
                     policy_set,
                     reports: serde_json::from_str(&reports).map_err(|e| self.corrupt(e))?,

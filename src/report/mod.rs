@@ -49,6 +49,24 @@ pub struct PackageReport {
     pub findings: Vec<Finding>,
 }
 
+impl PackageReport {
+    /// The entry for a package that could not be read (or evaluated), with the findings that
+    /// say why.
+    pub fn unread(path: PathBuf, findings: Vec<Finding>) -> Self {
+        Self {
+            path,
+            unique_name: None,
+            version: None,
+            managed: None,
+            sha256: None,
+            verdict: Verdict::of(&findings),
+            accepted: false,
+            previous_version: None,
+            findings,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub packages: usize,

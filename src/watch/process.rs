@@ -279,15 +279,5 @@ fn crashed(path: &Path, stage: &str, panic: &Box<dyn std::any::Any + Send>) -> P
         hint: None,
         waived: None,
     }];
-    PackageReport {
-        path: path.to_path_buf(),
-        unique_name: None,
-        version: None,
-        managed: None,
-        sha256: None,
-        verdict: Verdict::of(&findings),
-        accepted: false,
-        previous_version: None,
-        findings,
-    }
+    PackageReport::unread(path.to_path_buf(), findings)
 }

@@ -176,6 +176,15 @@ impl Daemon {
         }
     }
 
+    /// Waits (at most `seconds`) until `condition` holds; fails the test with the log if not.
+    pub fn wait_for(&self, seconds: u64, condition: impl FnMut() -> bool) {
+        assert!(
+            wait_until(seconds, condition),
+            "condition not met within {seconds} s; daemon log:\n{}",
+            self.log()
+        );
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

@@ -10,8 +10,8 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::eval::{is_accepted, Evaluator, HistoryEntry, Related, Verdict};
 use crate::history::{HistoryError, HistoryStore, ReleaseRecord};
-use crate::package::{read_package, Package, PackageError};
-use crate::report::{PackageReport, Report};
+use crate::package::{diff, read_package, Package, PackageError};
+use crate::report::{PackageReport, Release, Report, SolutionHistory};
 
 /// Accepted releases seen so far in this run, by lower-cased unique name.
 #[derive(Default)]
@@ -95,6 +95,11 @@ pub fn assess(
         accepted,
         previous_version: prior.previous.as_ref().map(|p| p.version.clone()),
         findings,
+        data_loss: prior
+            .previous
+            .as_ref()
+            .map(|previous| diff(previous, package).data_losses())
+            .unwrap_or_default(),
     };
     Assessment { report, record }
 }
@@ -171,5 +176,60 @@ pub fn check_packages(
         }
         reports.push(report);
     }
-    Ok(Report::new(policy_set, reports, evaluator.unused_waivers()))
+    let history = solution_histories(&reports, history)?;
+    Ok(Report::new(policy_set, reports, evaluator.unused_waivers())
+        .with_rules(evaluator.rules())
+        .with_history(history))
+}
+
+/// The releases of each solution in `reports`: from the store when there is one (it holds this
+/// run's releases too), else from the run itself.
+pub fn solution_histories(
+    reports: &[PackageReport],
+    store: Option<&HistoryStore>,
+) -> Result<Vec<SolutionHistory>, HistoryError> {
+    let mut names: Vec<&str> = Vec::new();
+    for name in reports.iter().filter_map(|r| r.unique_name.as_deref()) {
+        if !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            names.push(name);
+        }
+    }
+    let mut histories = Vec::with_capacity(names.len());
+    for name in names {
+        let releases = match store {
+            Some(store) => store
+                .releases(Some(name))?
+                .into_iter()
+                .map(|r| Release {
+                    version: r.version,
+                    verdict: r.verdict,
+                    accepted: r.accepted,
+                    checked_at: r.checked_at,
+                    path: r.path,
+                    sha256: r.sha256,
+                })
+                .collect(),
+            None => reports
+                .iter()
+                .filter(|r| {
+                    r.unique_name
+                        .as_deref()
+                        .is_some_and(|n| n.eq_ignore_ascii_case(name))
+                })
+                .map(|r| Release {
+                    version: r.version.clone().unwrap_or_default(),
+                    verdict: r.verdict,
+                    accepted: r.accepted,
+                    checked_at: String::new(),
+                    path: r.path.display().to_string(),
+                    sha256: r.sha256.clone(),
+                })
+                .collect(),
+        };
+        histories.push(SolutionHistory {
+            unique_name: name.to_owned(),
+            releases,
+        });
+    }
+    Ok(histories)
 }

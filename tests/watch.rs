@@ -81,6 +81,24 @@ fn a_dropped_package_gets_reports_an_alert_and_metrics() {
         .filter(|e| e.path().extension().is_some_and(|x| x == "md"))
         .collect();
     assert_eq!(markdown.len(), 3, "one Markdown report per package");
+    let html = std::fs::read_dir(root.path("reports"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "html"))
+        .count();
+    assert_eq!(html, 4, "one HTML report per package, and the index");
+    daemon.wait_for(10, || {
+        std::fs::read_to_string(root.path("reports/index.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .is_some_and(|index| index["packages"].as_array().map(Vec::len) == Some(3))
+    });
+    let index = std::fs::read_to_string(root.path("reports/index.html")).unwrap();
+    assert!(
+        index.contains("PowerPlatformAdmin")
+            && index.contains("href=\"PowerPlatformAdmin_1.0.0.42_"),
+        "{index}"
+    );
     let admin_md = std::fs::read_to_string(
         root.path("reports").join(
             root.reports()

@@ -1,7 +1,7 @@
 //! `solguard check PATH...`: the CI gate. Evaluates packages in argument order and exits 0 when
 //! nothing reaches `--fail-on`, 1 when something does, 2 on usage, config or policy errors.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -13,17 +13,15 @@ use solguard::eval::{Evaluator, Target};
 use solguard::history::HistoryStore;
 use solguard::package::discover;
 use solguard::policy::Severity;
-use solguard::report::{write_human, Report};
+use solguard::report::{render, write_atomic, RenderOptions, Report, ReportFormat};
 use solguard::run::check_packages;
-
-use super::Format;
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Packages (zip or unpacked folder) or folders to search for packages.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
-    /// Configuration file (policy settings, targets, waivers).
+    /// Configuration file (policy settings, targets, waivers, report formats).
     #[arg(long)]
     config: Option<PathBuf>,
     /// Folder of extra policies; they override shipped ones by id.
@@ -35,15 +33,29 @@ pub struct CheckArgs {
     /// History database (SQLite): previous releases are read from it and results recorded to it.
     #[arg(long)]
     history: Option<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    format: Format,
-    /// Write the report to this file instead of standard output.
-    #[arg(long)]
+    /// Report format: human, json, markdown, html, sarif or junit; repeatable with --report-dir.
+    #[arg(long = "format", value_name = "FORMAT", value_parser = parse_format)]
+    formats: Vec<ReportFormat>,
+    /// Write one report file per format here (solguard-report.json, .md, .html, .sarif,
+    /// .junit.xml; formats from --format, else the config's [report] formats) and print the
+    /// human summary.
+    #[arg(long, value_name = "DIR")]
+    report_dir: Option<PathBuf>,
+    /// Write the report to this file instead of standard output (one format only).
+    #[arg(long, conflicts_with = "report_dir")]
     output: Option<PathBuf>,
-    /// Fail (exit 1) when a finding has this severity or worse.
+    /// Human output: only packages that did not pass.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Fail (exit 1) when a finding has this severity or worse (JUnit reports fail the same).
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
     fail_on: FailOn,
+}
+
+fn parse_format(text: &str) -> Result<ReportFormat, String> {
+    ReportFormat::parse(text).ok_or_else(|| {
+        format!("unknown format {text:?} (expected human, json, markdown, html, sarif or junit)")
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -102,7 +114,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         .map(HistoryStore::open)
         .transpose()?;
     let report = check_packages(&mut evaluator, &packages, store.as_ref())?;
-    write_report(args, &report)?;
+    write_report(args, &config, &report)?;
     let failed = match (args.fail_on.threshold(), report.worst()) {
         (Some(threshold), Some(worst)) => worst >= threshold,
         _ => false,
@@ -118,19 +130,56 @@ fn today() -> time::Date {
     time::OffsetDateTime::now_utc().date()
 }
 
-fn write_report(args: &CheckArgs, report: &Report) -> anyhow::Result<()> {
-    let mut buffer = Vec::new();
-    match args.format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut buffer, report)?;
-            buffer.push(b'\n');
+/// Colours for people at a terminal, unless `NO_COLOR` is set (https://no-color.org).
+fn use_color() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn write_report(args: &CheckArgs, config: &Config, report: &Report) -> anyhow::Result<()> {
+    let options = RenderOptions {
+        fail_on: args.fail_on.threshold(),
+        color: false,
+        quiet: args.quiet,
+    };
+    if let Some(dir) = &args.report_dir {
+        let formats = if args.formats.is_empty() {
+            config.report_formats.clone()
+        } else {
+            args.formats.clone()
+        };
+        for format in formats.into_iter().filter(|f| *f != ReportFormat::Human) {
+            let path = dir.join(format!("solguard-report.{}", format.extension()));
+            let bytes = render(report, format, &options)?;
+            write_atomic(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
         }
-        Format::Human => write_human(&mut buffer, report)?,
+        let human = RenderOptions {
+            color: use_color(),
+            ..options
+        };
+        std::io::stdout()
+            .lock()
+            .write_all(&render(report, ReportFormat::Human, &human)?)?;
+        return Ok(());
     }
+    let format = match args.formats.as_slice() {
+        [] => ReportFormat::Human,
+        [one] => *one,
+        _ => bail!("several --format values need --report-dir DIR (one file per format)"),
+    };
     match &args.output {
-        Some(path) => solguard::report::write_atomic(path, &buffer)
-            .with_context(|| format!("writing {}", path.display()))?,
-        None => std::io::stdout().lock().write_all(&buffer)?,
+        Some(path) => {
+            let bytes = render(report, format, &options)?;
+            write_atomic(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+        }
+        None => {
+            let options = RenderOptions {
+                color: format == ReportFormat::Human && use_color(),
+                ..options
+            };
+            std::io::stdout()
+                .lock()
+                .write_all(&render(report, format, &options)?)?;
+        }
     }
     Ok(())
 }

@@ -60,40 +60,6 @@ fn load_old(args: &DiffArgs) -> anyhow::Result<Package> {
     found.with_context(|| format!("{} is not in {}", args.old, history.display()))
 }
 
-/// Human descriptions of the removals that delete data.
-fn data_loss(changes: &ComponentDiff) -> Vec<String> {
-    let mut lost = Vec::new();
-    for entity in &changes.entities_removed {
-        if entity.deletes_data() {
-            lost.push(format!("table {} and all its rows", entity.schema_name));
-        }
-    }
-    for column in &changes.attributes_removed {
-        if column.custom {
-            lost.push(format!(
-                "column {}.{} and its values",
-                column.entity, column.attribute
-            ));
-        }
-    }
-    for column in &changes.attribute_type_changes {
-        lost.push(format!(
-            "column {}.{} (type {} -> {})",
-            column.entity,
-            column.attribute,
-            column.old_type.as_deref().unwrap_or("?"),
-            column.new_type.as_deref().unwrap_or("?")
-        ));
-    }
-    for option in changes.option_values_removed.iter().filter(|o| o.custom) {
-        lost.push(format!(
-            "choice value {} of {}",
-            option.value, option.option_set
-        ));
-    }
-    lost
-}
-
 pub fn run(args: &DiffArgs) -> anyhow::Result<ExitCode> {
     let old = load_old(args)?;
     let new = read_package(&args.new)?;
@@ -110,7 +76,11 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<ExitCode> {
             managed: new.managed.as_str(),
         },
         changes: &changes,
-        deletes_data: data_loss(&changes),
+        deletes_data: changes
+            .data_losses()
+            .into_iter()
+            .map(|l| l.detail)
+            .collect(),
     };
     let mut out = std::io::stdout().lock();
     match args.format {

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::checker::{Checker, Value};
 use crate::eval::{RuleSettings, Target};
+use crate::report::ReportFormat;
 
 /// Status server address when the config names none.
 pub const DEFAULT_STATUS: &str = "127.0.0.1:9464";
@@ -237,6 +238,40 @@ impl Checker<'_> {
                     &name,
                     "unknown key (expected reports, history, workers, settle_ms, incomplete_timeout_s, rescan_s, poll_interval_ms, shutdown_grace_s, recheck_on_policy_change or status)",
                 ),
+            }
+        }
+    }
+
+    pub(super) fn report(&mut self, value: &Value<'_>, formats: &mut Vec<ReportFormat>) {
+        let Some(table) = self.table(value, "report") else {
+            return;
+        };
+        for (key, value) in table {
+            let name = format!("report.{}", key.get_ref());
+            if key.get_ref().as_ref() != "formats" {
+                self.problem(&key.span(), &name, "unknown key (expected formats)");
+                continue;
+            }
+            let Some(items) = value.get_ref().as_array() else {
+                self.problem(&value.span(), &name, "expected a list of formats");
+                continue;
+            };
+            formats.clear();
+            for item in items {
+                match self.string(item, &name).map(|t| (ReportFormat::parse(&t), t)) {
+                    Some((Some(ReportFormat::Human), _)) => self.problem(
+                        &item.span(),
+                        &name,
+                        "human is for terminals; report files are json, markdown, html, sarif or junit",
+                    ),
+                    Some((Some(format), _)) => formats.push(format),
+                    Some((None, text)) => self.problem(
+                        &item.span(),
+                        &name,
+                        &format!("unknown format {text:?} (expected json, markdown, html, sarif or junit)"),
+                    ),
+                    None => {}
+                }
             }
         }
     }

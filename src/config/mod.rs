@@ -16,6 +16,14 @@ use toml::de::DeTable;
 
 use crate::eval::EvalSettings;
 use crate::policy::{PolicyLoadError, PolicySet, SandboxLimits};
+use crate::report::ReportFormat;
+
+/// Report files when the config names none.
+pub const DEFAULT_REPORT_FORMATS: [ReportFormat; 3] = [
+    ReportFormat::Json,
+    ReportFormat::Markdown,
+    ReportFormat::Html,
+];
 
 use checker::Checker;
 pub use daemon::{
@@ -41,6 +49,9 @@ pub struct Config {
     pub watches: Vec<WatchFolder>,
     /// `[[alerts]]`: where alerts go.
     pub alerts: Vec<AlertSinkConfig>,
+    /// `[report] formats`: report files written per package (daemon) or per run
+    /// (`check --report-dir`).
+    pub report_formats: Vec<ReportFormat>,
 }
 
 /// One problem in the config file.
@@ -121,6 +132,7 @@ impl Config {
         let values: toml::Table = toml::from_str(text).unwrap_or_default();
         let mut config = Config {
             daemon: DaemonSettings::defaults_in(base),
+            report_formats: DEFAULT_REPORT_FORMATS.to_vec(),
             ..Config::default()
         };
         for (key, value) in root.get_ref() {
@@ -132,10 +144,11 @@ impl Config {
                 "daemon" => checker.daemon(value, &mut config.daemon),
                 "watch" => config.watches = checker.watches(value, values.get("watch")),
                 "alerts" => config.alerts = checker.alerts(value),
+                "report" => checker.report(value, &mut config.report_formats),
                 other => checker.problem(
                     &key.span(),
                     other,
-                    "unknown key (expected policies, rules, targets, waivers, daemon, watch or alerts)",
+                    "unknown key (expected policies, rules, targets, waivers, report, daemon, watch or alerts)",
                 ),
             }
         }

@@ -94,7 +94,11 @@ impl<'a> Evaluator<'a> {
         &self.settings
     }
 
-    fn enabled(&self, id: &str) -> bool {
+    pub fn policies(&self) -> &PolicySet {
+        self.policies
+    }
+
+    pub(super) fn enabled(&self, id: &str) -> bool {
         self.settings
             .rules
             .get(id)

@@ -6,6 +6,7 @@
 mod cases;
 mod evaluator;
 mod finding;
+mod rules;
 mod waiver;
 
 pub use cases::{fixture_package, run_cases, CaseFile, CaseResult};
@@ -13,4 +14,5 @@ pub use evaluator::{EvalSettings, Evaluator, HistoryEntry, Related, RuleSettings
 pub use finding::{
     is_accepted, Finding, Verdict, Waived, PACKAGE_FORMAT_RULE, POLICY_ERROR_CODE, WAIVERS_RULE,
 };
+pub use rules::RuleInfo;
 pub use waiver::Waiver;

@@ -62,6 +62,8 @@ CREATE INDEX releases_by_sha ON releases (sha256);
 CREATE TABLE processed (
     sha256       TEXT PRIMARY KEY,
     path         TEXT NOT NULL,
+    unique_name  TEXT,
+    version      TEXT,
     verdict      TEXT NOT NULL,
     accepted     INTEGER NOT NULL,
     policy_set   TEXT NOT NULL,
@@ -79,6 +81,7 @@ CREATE TABLE outbox (
     last_error      TEXT,
     UNIQUE (sink, idempotency_key)
 );
+CREATE INDEX processed_recent ON processed (processed_at);
 CREATE INDEX outbox_pending ON outbox (sink, id) WHERE delivered_at IS NULL;
 "#,
 ];

@@ -13,6 +13,9 @@ use crate::package::Package;
 pub struct Processed {
     pub sha256: String,
     pub path: String,
+    /// Null when the package could not be read.
+    pub unique_name: Option<String>,
+    pub version: Option<String>,
     pub verdict: Verdict,
     pub accepted: bool,
     pub policy_set: String,
@@ -32,41 +35,67 @@ pub struct OutboxEntry {
     pub attempts: i64,
 }
 
+/// A `processed` row, with its reports still as JSON text.
+fn processed_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Processed, String)> {
+    Ok((
+        Processed {
+            sha256: row.get(0)?,
+            path: row.get(1)?,
+            unique_name: row.get(2)?,
+            version: row.get(3)?,
+            verdict: Verdict::from_stored(&row.get::<_, String>(4)?),
+            accepted: row.get(5)?,
+            policy_set: row.get(6)?,
+            reports: Vec::new(),
+            processed_at: row.get(8)?,
+        },
+        row.get(7)?,
+    ))
+}
+
 impl HistoryStore {
     /// The evaluation of the package with content hash `sha256`, if there was one.
     pub fn processed(&self, sha256: &str) -> Result<Option<Processed>, HistoryError> {
         let row = self
             .conn
             .query_row(
-                "SELECT path, verdict, accepted, policy_set, reports, processed_at FROM processed WHERE sha256 = ?1",
+                "SELECT sha256, path, unique_name, version, verdict, accepted, policy_set, reports, processed_at FROM processed WHERE sha256 = ?1",
                 [sha256],
-                |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, bool>(2)?,
-                        row.get::<_, String>(3)?,
-                        row.get::<_, String>(4)?,
-                        row.get::<_, String>(5)?,
-                    ))
-                },
+                processed_row,
             )
             .optional()
             .map_err(|e| self.sqlite(e))?;
-        row.map(
-            |(path, verdict, accepted, policy_set, reports, processed_at)| {
-                Ok(Processed {
-                    sha256: sha256.to_owned(),
-                    path,
-                    verdict: Verdict::from_stored(&verdict),
-                    accepted,
-                    policy_set,
-                    reports: serde_json::from_str(&reports).map_err(|e| self.corrupt(e))?,
-                    processed_at,
-                })
-            },
-        )
-        .transpose()
+        row.map(|(processed, reports)| self.with_reports(processed, &reports))
+            .transpose()
+    }
+
+    fn with_reports(
+        &self,
+        mut processed: Processed,
+        reports: &str,
+    ) -> Result<Processed, HistoryError> {
+        processed.reports = serde_json::from_str(reports).map_err(|e| self.corrupt(e))?;
+        Ok(processed)
+    }
+
+    /// The `limit` most recently processed packages, newest first.
+    pub fn recent_processed(&self, limit: usize) -> Result<Vec<Processed>, HistoryError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT sha256, path, unique_name, version, verdict, accepted, policy_set, reports, processed_at
+                 FROM processed ORDER BY processed_at DESC, rowid DESC LIMIT ?1",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let rows = statement
+            .query_map([limit as i64], processed_row)
+            .map_err(|e| self.sqlite(e))?;
+        let mut recent = Vec::new();
+        for row in rows {
+            let (processed, reports) = row.map_err(|e| self.sqlite(e))?;
+            recent.push(self.with_reports(processed, &reports)?);
+        }
+        Ok(recent)
     }
 
     /// Records an evaluation in one transaction: the package as processed, its release (when
@@ -87,11 +116,13 @@ impl HistoryStore {
         }
         let reports = serde_json::to_string(&processed.reports).map_err(|e| self.corrupt(e))?;
         tx.execute(
-            "INSERT OR REPLACE INTO processed (sha256, path, verdict, accepted, policy_set, reports, processed_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT OR REPLACE INTO processed (sha256, path, unique_name, version, verdict, accepted, policy_set, reports, processed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 processed.sha256,
                 processed.path,
+                processed.unique_name,
+                processed.version,
                 processed.verdict.as_str(),
                 processed.accepted,
                 processed.policy_set,

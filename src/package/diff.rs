@@ -31,6 +31,78 @@ impl ComponentDiff {
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
     }
+
+    /// What applying this upgrade would delete together with its data: custom tables exported
+    /// in full, custom columns, columns whose type changes, and values of custom choices.
+    pub fn data_losses(&self) -> Vec<DataLoss> {
+        let mut lost = Vec::new();
+        for entity in self.entities_removed.iter().filter(|e| e.deletes_data()) {
+            lost.push(DataLoss {
+                kind: "table".into(),
+                component: entity.schema_name.clone(),
+                detail: format!(
+                    "table {} and all its rows ({} custom columns)",
+                    entity.schema_name, entity.custom_attributes
+                ),
+                location: entity.location.clone(),
+            });
+        }
+        for column in self.attributes_removed.iter().filter(|c| c.custom) {
+            lost.push(DataLoss {
+                kind: "column".into(),
+                component: format!("{}.{}", column.entity, column.attribute),
+                detail: format!(
+                    "column {}.{} and its values",
+                    column.entity, column.attribute
+                ),
+                location: column.location.clone(),
+            });
+        }
+        for column in &self.attribute_type_changes {
+            lost.push(DataLoss {
+                kind: "column-type".into(),
+                component: format!("{}.{}", column.entity, column.attribute),
+                detail: format!(
+                    "column {}.{} (type {} -> {})",
+                    column.entity,
+                    column.attribute,
+                    column.old_type.as_deref().unwrap_or("?"),
+                    column.new_type.as_deref().unwrap_or("?")
+                ),
+                location: column.location.clone(),
+            });
+        }
+        for option in self.option_values_removed.iter().filter(|o| o.custom) {
+            lost.push(DataLoss {
+                kind: "choice-value".into(),
+                component: format!("{}={}", option.option_set, option.value),
+                detail: format!(
+                    "choice value {}{} of {}",
+                    option.value,
+                    option
+                        .label
+                        .as_deref()
+                        .map(|l| format!(" ({l})"))
+                        .unwrap_or_default(),
+                    option.option_set
+                ),
+                location: option.location.clone(),
+            });
+        }
+        lost
+    }
+}
+
+/// One thing an upgrade deletes with its data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataLoss {
+    /// `table`, `column`, `column-type` or `choice-value`.
+    pub kind: String,
+    /// The component, e.g. `con_project.con_budget`.
+    pub component: String,
+    /// One line for people.
+    pub detail: String,
+    pub location: Location,
 }
 
 /// True for custom component names. Real exports do not mark tables as custom, but custom

@@ -21,7 +21,7 @@ mod zipped;
 use std::path::Path;
 
 pub use diff::{
-    diff, is_custom_name, same_components, AttributeChange, ComponentDiff, EntityChange,
+    diff, is_custom_name, same_components, AttributeChange, ComponentDiff, DataLoss, EntityChange,
     NamedChange, OptionValueChange, RootComponentChange,
 };
 pub use discover::{discover, is_package_folder};

@@ -1,12 +1,62 @@
 //! The report as text for a terminal or a log: a verdict line per package, its findings with
-//! `file:line`, and a closing summary.
+//! `file:line`, and a closing summary. Colours only when asked (the caller decides from the
+//! terminal and `NO_COLOR`); `quiet` keeps only packages that did not pass.
 
 use std::io::{self, Write};
 
-use super::Report;
-use crate::eval::Finding;
+use anstyle::{AnsiColor, Style};
 
-fn write_finding(out: &mut impl Write, finding: &Finding, indent: &str) -> io::Result<()> {
+use super::{RenderOptions, Report};
+use crate::eval::{Finding, Verdict};
+use crate::policy::Severity;
+
+struct Paint {
+    color: bool,
+}
+
+impl Paint {
+    fn paint(&self, style: Style, text: &str) -> String {
+        if self.color {
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    fn verdict(&self, verdict: Verdict) -> String {
+        let color = match verdict {
+            Verdict::Pass => AnsiColor::Green,
+            Verdict::Warn => AnsiColor::Yellow,
+            Verdict::Fail => AnsiColor::Red,
+        };
+        let text = format!("{:<4}", verdict.as_str().to_uppercase());
+        self.paint(Style::new().bold().fg_color(Some(color.into())), &text)
+    }
+
+    fn severity(&self, severity: Severity, waived: bool) -> String {
+        let color = match severity {
+            _ if waived => AnsiColor::BrightBlack,
+            Severity::Error => AnsiColor::Red,
+            Severity::Warning => AnsiColor::Yellow,
+            Severity::Info => AnsiColor::Cyan,
+        };
+        self.paint(
+            Style::new().fg_color(Some(color.into())),
+            &severity.to_string(),
+        )
+    }
+
+    fn dim(&self, text: &str) -> String {
+        self.paint(Style::new().dimmed(), text)
+    }
+}
+
+fn write_finding(
+    out: &mut impl Write,
+    paint: &Paint,
+    finding: &Finding,
+    indent: &str,
+) -> io::Result<()> {
     let waived = if finding.waived.is_some() {
         " (waived)"
     } else {
@@ -20,18 +70,35 @@ fn write_finding(out: &mut impl Write, finding: &Finding, indent: &str) -> io::R
     writeln!(
         out,
         "{indent}{}{waived} [{}/{}]{location}: {}",
-        finding.severity, finding.rule, finding.code, finding.message
+        paint.severity(finding.severity, finding.waived.is_some()),
+        finding.rule,
+        finding.code,
+        finding.message
     )?;
     if let Some(waived) = &finding.waived {
-        writeln!(out, "{indent}  waived: {}", waived.reason)?;
+        writeln!(
+            out,
+            "{indent}  {}",
+            paint.dim(&format!("waived: {}", waived.reason))
+        )?;
     } else if let Some(hint) = &finding.hint {
-        writeln!(out, "{indent}  hint: {hint}")?;
+        writeln!(out, "{indent}  {}", paint.dim(&format!("hint: {hint}")))?;
     }
     Ok(())
 }
 
-pub fn write_human(out: &mut impl Write, report: &Report) -> io::Result<()> {
+pub fn write_human(
+    out: &mut impl Write,
+    report: &Report,
+    options: &RenderOptions,
+) -> io::Result<()> {
+    let paint = Paint {
+        color: options.color,
+    };
     for package in &report.packages {
+        if options.quiet && package.verdict == Verdict::Pass {
+            continue;
+        }
         let name = match (&package.unique_name, &package.version) {
             (Some(name), Some(version)) => format!("{name} {version}"),
             _ => "(unreadable)".to_owned(),
@@ -43,22 +110,26 @@ pub fn write_human(out: &mut impl Write, report: &Report) -> io::Result<()> {
             .unwrap_or_default();
         writeln!(
             out,
-            "{:<4} {name} ({}{previous})",
-            package.verdict.as_str().to_uppercase(),
-            package.path.display()
+            "{} {name} {}",
+            paint.verdict(package.verdict),
+            paint.dim(&format!("({}{previous})", package.path.display()))
         )?;
         for finding in &package.findings {
-            write_finding(out, finding, "  ")?;
+            if options.quiet && finding.severity < Severity::Warning {
+                continue;
+            }
+            write_finding(out, &paint, finding, "  ")?;
         }
     }
     for finding in &report.findings {
-        write_finding(out, finding, "")?;
+        write_finding(out, &paint, finding, "")?;
     }
     let s = &report.summary;
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     writeln!(
         out,
-        "{}: {} passed, {} warned, {} failed; {}, {}, {}, {} waived",
+        "{} {}: {} passed, {} warned, {} failed; {}, {}, {}, {} waived",
+        paint.verdict(report.verdict()),
         plural(s.packages, "package"),
         s.passed,
         s.warned,

@@ -1,5 +1,6 @@
-//! JUnit XML for policy test cases, readable by Azure DevOps `PublishTestResults` and GitHub
-//! test reporters: one suite per policy, one test case per case.
+//! JUnit XML, readable by Azure DevOps `PublishTestResults` and GitHub test reporters: for a
+//! report, one suite per package and one test case per rule, failing per finding at or above
+//! the fail-on severity; for policy tests, one suite per policy and one test case per case.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -7,7 +8,118 @@ use std::io::Write;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
-use crate::eval::CaseResult;
+use super::{PackageReport, Report};
+use crate::eval::{CaseResult, Finding};
+use crate::policy::Severity;
+
+fn package_name(package: &PackageReport) -> String {
+    match (&package.unique_name, &package.version) {
+        (Some(name), Some(version)) => format!("{name} {version}"),
+        _ => package.path.display().to_string(),
+    }
+}
+
+fn finding_line(finding: &Finding) -> String {
+    let location = finding
+        .location
+        .as_ref()
+        .map(|l| format!(" at {l}"))
+        .unwrap_or_default();
+    let waived = finding
+        .waived
+        .as_ref()
+        .map(|w| format!(" (waived: {})", w.reason))
+        .unwrap_or_default();
+    format!(
+        "{} {}/{}{location}: {}{waived}",
+        finding.severity, finding.rule, finding.code, finding.message
+    )
+}
+
+/// Writes `report` as JUnit XML: a finding fails its test case when it counts and its severity
+/// reaches `fail_on`.
+pub fn write_junit(
+    out: impl Write,
+    report: &Report,
+    fail_on: Option<Severity>,
+) -> std::io::Result<()> {
+    let fails = |f: &Finding| f.counts() && fail_on.is_some_and(|t| f.severity >= t);
+    let mut rule_ids: Vec<&str> = report.rules.iter().map(|r| r.id.as_str()).collect();
+    for finding in report.packages.iter().flat_map(|p| &p.findings) {
+        if !rule_ids.contains(&finding.rule.as_str()) {
+            rule_ids.push(&finding.rule);
+        }
+    }
+    let mut writer = Writer::new_with_indent(out, b' ', 2);
+    writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+    let failed_cases = |package: &PackageReport| {
+        rule_ids
+            .iter()
+            .filter(|id| package.findings.iter().any(|f| f.rule == **id && fails(f)))
+            .count()
+    };
+    let total = (rule_ids.len() * report.packages.len()).to_string();
+    let failed: usize = report.packages.iter().map(failed_cases).sum();
+    let failed = failed.to_string();
+    let mut root = BytesStart::new("testsuites");
+    root.push_attribute(("name", "solguard"));
+    root.push_attribute(("tests", total.as_str()));
+    root.push_attribute(("failures", failed.as_str()));
+    writer.write_event(Event::Start(root))?;
+    for package in &report.packages {
+        let name = package_name(package);
+        let tests = rule_ids.len().to_string();
+        let failures = failed_cases(package).to_string();
+        let mut suite = BytesStart::new("testsuite");
+        suite.push_attribute(("name", name.as_str()));
+        suite.push_attribute(("tests", tests.as_str()));
+        suite.push_attribute(("failures", failures.as_str()));
+        suite.push_attribute(("errors", "0"));
+        suite.push_attribute(("skipped", "0"));
+        let path = package.path.display().to_string();
+        suite.push_attribute(("file", path.as_str()));
+        writer.write_event(Event::Start(suite))?;
+        for id in &rule_ids {
+            let findings: Vec<&Finding> =
+                package.findings.iter().filter(|f| f.rule == *id).collect();
+            let mut case = BytesStart::new("testcase");
+            case.push_attribute(("classname", name.as_str()));
+            case.push_attribute(("name", *id));
+            case.push_attribute(("file", path.as_str()));
+            if findings.is_empty() {
+                writer.write_event(Event::Empty(case))?;
+                continue;
+            }
+            writer.write_event(Event::Start(case))?;
+            for finding in findings.iter().filter(|f| fails(f)) {
+                let mut failure = BytesStart::new("failure");
+                failure.push_attribute(("message", finding.message.as_str()));
+                failure.push_attribute(("type", finding.code.as_str()));
+                writer.write_event(Event::Start(failure))?;
+                let mut body = finding_line(finding);
+                if let Some(hint) = &finding.hint {
+                    body.push_str(&format!("\nhint: {hint}"));
+                }
+                writer.write_event(Event::Text(BytesText::new(&body)))?;
+                writer.write_event(Event::End(BytesEnd::new("failure")))?;
+            }
+            let others: Vec<String> = findings
+                .iter()
+                .filter(|f| !fails(f))
+                .map(|f| finding_line(f))
+                .collect();
+            if !others.is_empty() {
+                writer.write_event(Event::Start(BytesStart::new("system-out")))?;
+                writer.write_event(Event::Text(BytesText::new(&others.join("\n"))))?;
+                writer.write_event(Event::End(BytesEnd::new("system-out")))?;
+            }
+            writer.write_event(Event::End(BytesEnd::new("testcase")))?;
+        }
+        writer.write_event(Event::End(BytesEnd::new("testsuite")))?;
+    }
+    writer.write_event(Event::End(BytesEnd::new("testsuites")))?;
+    writer.into_inner().flush()
+}
 
 /// Writes `results` (and policies without cases, as skipped tests) as JUnit XML.
 pub fn write_case_junit(

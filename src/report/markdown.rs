@@ -1,5 +1,6 @@
 //! The report as Markdown for a pull-request comment, a CI step summary or a report folder: a
-//! one-line verdict, a table of packages, then findings by package, waived ones apart.
+//! one-line verdict, a table of packages, then findings by package and rule with what an
+//! upgrade would delete, waived ones apart.
 //! Text from packages is escaped so a hostile name cannot inject markup.
 
 use std::io::{self, Write};
@@ -53,9 +54,8 @@ fn write_finding(out: &mut impl Write, finding: &Finding) -> io::Result<()> {
         .unwrap_or_default();
     writeln!(
         out,
-        "- **{}** `{}/{}`{location}: {}",
+        "- **{}** `{}`{location}: {}",
         finding.severity,
-        finding.rule,
         finding.code,
         escape(&finding.message)
     )?;
@@ -67,14 +67,57 @@ fn write_finding(out: &mut impl Write, finding: &Finding) -> io::Result<()> {
     Ok(())
 }
 
+/// Findings under one heading per rule, rules in order of first appearance.
+fn write_by_rule(out: &mut impl Write, report: &Report, findings: &[&Finding]) -> io::Result<()> {
+    let mut rules: Vec<&str> = Vec::new();
+    for finding in findings {
+        if !rules.contains(&finding.rule.as_str()) {
+            rules.push(&finding.rule);
+        }
+    }
+    for rule in rules {
+        let title = report
+            .rule(rule)
+            .map(|r| format!(": {}", escape(&r.title)))
+            .unwrap_or_default();
+        writeln!(out, "\n**{rule}**{title}\n")?;
+        for finding in findings.iter().filter(|f| f.rule == rule) {
+            write_finding(out, finding)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_data_loss(out: &mut impl Write, package: &PackageReport) -> io::Result<()> {
+    if package.data_loss.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "\nWhat the upgrade from {} deletes:\n",
+        package
+            .previous_version
+            .as_deref()
+            .map_or("the previous release".into(), escape)
+    )?;
+    writeln!(out, "| Kind | Component | What is lost | Where |")?;
+    writeln!(out, "|---|---|---|---|")?;
+    for loss in &package.data_loss {
+        writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            escape(&loss.kind),
+            escape(&loss.component),
+            escape(&loss.detail),
+            escape(&loss.location.to_string())
+        )?;
+    }
+    Ok(())
+}
+
 pub fn write_markdown(out: &mut impl Write, report: &Report) -> io::Result<()> {
     let summary = &report.summary;
-    let overall = report
-        .packages
-        .iter()
-        .map(|p| p.verdict)
-        .max()
-        .unwrap_or(Verdict::Pass);
+    let overall = report.verdict();
     writeln!(
         out,
         "**solguard: {}**: {} package(s): {} passed, {} warned, {} failed; {} error(s), {} warning(s), {} waived\n",
@@ -122,30 +165,31 @@ pub fn write_markdown(out: &mut impl Write, report: &Report) -> io::Result<()> {
     for package in &report.packages {
         let (counting, waived): (Vec<&Finding>, Vec<&Finding>) =
             package.findings.iter().partition(|f| f.counts());
-        if counting.is_empty() && waived.is_empty() {
+        if counting.is_empty() && waived.is_empty() && package.data_loss.is_empty() {
             continue;
         }
         writeln!(out, "\n### {}\n", title(package))?;
         writeln!(
             out,
-            "File: `{}`\n",
+            "File: `{}`",
             package.path.display().to_string().replace('`', "'")
         )?;
-        for finding in counting {
-            write_finding(out, finding)?;
-        }
+        write_by_rule(out, report, &counting)?;
+        write_data_loss(out, package)?;
         if !waived.is_empty() {
-            writeln!(out, "\nWaived:\n")?;
-            for finding in waived {
-                write_finding(out, finding)?;
-            }
+            writeln!(
+                out,
+                "\n<details><summary>Waived ({})</summary>\n",
+                waived.len()
+            )?;
+            write_by_rule(out, report, &waived)?;
+            writeln!(out, "\n</details>")?;
         }
     }
     if !report.findings.is_empty() {
-        writeln!(out, "\n### Run\n")?;
-        for finding in &report.findings {
-            write_finding(out, finding)?;
-        }
+        writeln!(out, "\n### Run")?;
+        let findings: Vec<&Finding> = report.findings.iter().collect();
+        write_by_rule(out, report, &findings)?;
     }
     Ok(())
 }

@@ -1,23 +1,33 @@
 //! Reports: the outcome of a run (`check`, `watch`, later `audit`) as one serializable model,
-//! rendered as JSON for pipelines, or as text or Markdown for people. Rendering is pure; the
-//! only file I/O is the atomic write of a finished report.
+//! rendered for pipelines (JSON, SARIF, JUnit) and for people (terminal text, Markdown, a
+//! self-contained HTML page). Rendering is pure; the only file I/O is the atomic write of a
+//! finished report.
 
 mod files;
+mod format;
+mod html;
 mod human;
+mod index;
 mod junit;
 mod markdown;
+mod sarif;
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::eval::{Finding, Verdict};
+use crate::eval::{Finding, RuleInfo, Verdict};
+use crate::package::DataLoss;
 use crate::policy::Severity;
 
 pub use files::{report_stem, write_atomic};
+pub use format::{render, RenderOptions, ReportFormat};
+pub use html::write_html;
 pub use human::write_human;
-pub use junit::write_case_junit;
+pub use index::{write_index, IndexEntry};
+pub use junit::{write_case_junit, write_junit};
 pub use markdown::write_markdown;
+pub use sarif::write_sarif;
 
 /// Version of the JSON report schema; bumped when a field changes meaning or disappears.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -32,6 +42,32 @@ pub struct Report {
     /// Findings about the run rather than one package (e.g. unused waivers).
     pub findings: Vec<Finding>,
     pub summary: Summary,
+    /// Every rule the run applied: enabled policies and solguard's own checks.
+    #[serde(default)]
+    pub rules: Vec<RuleInfo>,
+    /// Per solution in the report, its releases oldest first (from the history database when
+    /// there is one, else from this run), accepted and rejected.
+    #[serde(default)]
+    pub history: Vec<SolutionHistory>,
+}
+
+/// The releases of one solution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SolutionHistory {
+    pub unique_name: String,
+    pub releases: Vec<Release>,
+}
+
+/// One release in a solution's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Release {
+    pub version: String,
+    pub verdict: Verdict,
+    pub accepted: bool,
+    /// RFC 3339 time it was checked.
+    pub checked_at: String,
+    pub path: String,
+    pub sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -47,6 +83,9 @@ pub struct PackageReport {
     pub accepted: bool,
     pub previous_version: Option<String>,
     pub findings: Vec<Finding>,
+    /// What upgrading from the previous release would delete with its data.
+    #[serde(default)]
+    pub data_loss: Vec<DataLoss>,
 }
 
 impl PackageReport {
@@ -63,6 +102,7 @@ impl PackageReport {
             accepted: false,
             previous_version: None,
             findings,
+            data_loss: Vec::new(),
         }
     }
 }
@@ -112,7 +152,33 @@ impl Report {
             packages,
             findings,
             summary,
+            rules: Vec::new(),
+            history: Vec::new(),
         }
+    }
+
+    pub fn with_rules(mut self, rules: Vec<RuleInfo>) -> Self {
+        self.rules = rules;
+        self
+    }
+
+    pub fn with_history(mut self, history: Vec<SolutionHistory>) -> Self {
+        self.history = history;
+        self
+    }
+
+    /// The rule with `id`, if the run described it.
+    pub fn rule(&self, id: &str) -> Option<&RuleInfo> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+
+    /// The worst verdict of any package (`pass` for an empty report).
+    pub fn verdict(&self) -> Verdict {
+        self.packages
+            .iter()
+            .map(|p| p.verdict)
+            .max()
+            .unwrap_or(Verdict::Pass)
     }
 
     /// The worst unwaived severity in the report, if any.

@@ -20,6 +20,7 @@ use super::snapshot::{ConfigSource, Snapshot};
 use super::sources::{watch_rules, FolderSource, Signals};
 use super::{unix_now, RunSummary, WatchError};
 use crate::config::DaemonSettings;
+use crate::report::{write_index, IndexEntry};
 use crate::run::now_rfc3339;
 
 /// How often the loop wakes without events, to observe settling packages.
@@ -28,6 +29,10 @@ const TICK: Duration = Duration::from_millis(200);
 const MIN_OBSERVE_GAP: Duration = Duration::from_millis(100);
 /// Quiet time after a config or policy change before reloading (editors write in steps).
 const RELOAD_DEBOUNCE: Duration = Duration::from_millis(300);
+/// Least time between two rewrites of the reports index.
+const INDEX_GAP: Duration = Duration::from_secs(1);
+/// Packages listed in the reports index.
+const INDEX_SIZE: usize = 200;
 /// Wait before retrying a package whose evaluation failed for reasons outside it.
 const RETRY_FAILED: Duration = Duration::from_secs(30);
 
@@ -47,6 +52,9 @@ pub(super) struct Daemon {
     /// Kept alive: dropping it stops rule-change events.
     rules_watcher: Option<notify::RecommendedWatcher>,
     summary: RunSummary,
+    /// The index needs rewriting; when it was last written.
+    index_stale: bool,
+    index_written: Option<Instant>,
 }
 
 impl Daemon {
@@ -88,6 +96,8 @@ impl Daemon {
             in_flight: JoinSet::new(),
             rules_watcher,
             summary: RunSummary::default(),
+            index_stale: false,
+            index_written: None,
         }
     }
 
@@ -114,6 +124,7 @@ impl Daemon {
             }
             self.dispatch();
             self.publish_status();
+            self.refresh_index(false);
             if self.once && self.tracker.pending() == 0 && self.in_flight.is_empty() {
                 for path in self.tracker.waiting() {
                     tracing::warn!(path = %path.display(), "Not complete yet; left for a later run");
@@ -139,6 +150,7 @@ impl Daemon {
             }
         }
         self.drain(&mut terminate, &mut interrupt).await;
+        self.refresh_index(true);
         Ok(self.summary)
     }
 
@@ -215,6 +227,7 @@ impl Daemon {
         match outcome {
             Outcome::Evaluated(_) => {
                 self.summary.evaluated += 1;
+                self.index_stale = true;
                 self.tracker.finished(&path);
             }
             Outcome::Seen => {
@@ -322,6 +335,50 @@ impl Daemon {
             self.tracker.merge_scan(&gone.name, &[], Instant::now());
         }
         self.folders = folders;
+    }
+
+    /// Rewrites `index.json` and `index.html` in the reports folder when packages were
+    /// evaluated since the last write (at most once per second unless `now`).
+    fn refresh_index(&mut self, now: bool) {
+        let due = self
+            .index_written
+            .is_none_or(|at| at.elapsed() >= INDEX_GAP);
+        if !self.index_stale || !(now || due) {
+            return;
+        }
+        self.index_stale = false;
+        self.index_written = Some(Instant::now());
+        let dir = self.shared.reports_dir.clone();
+        let recent = self.shared.store().recent_processed(INDEX_SIZE);
+        let entries: Vec<IndexEntry> = match recent {
+            Ok(recent) => recent
+                .into_iter()
+                .map(|p| IndexEntry {
+                    unique_name: p.unique_name,
+                    version: p.version,
+                    verdict: p.verdict,
+                    path: p.path,
+                    processed_at: p.processed_at,
+                    reports: p
+                        .reports
+                        .iter()
+                        .map(|r| {
+                            std::path::Path::new(r)
+                                .file_name()
+                                .map_or_else(|| r.clone(), |n| n.to_string_lossy().into_owned())
+                        })
+                        .collect(),
+                })
+                .collect(),
+            Err(error) => {
+                tracing::error!(%error, "Cannot read recent packages for the index");
+                return;
+            }
+        };
+        if let Err(error) = tokio::task::block_in_place(|| write_index(&dir, &entries)) {
+            self.shared.metrics.error("report");
+            tracing::error!(dir = %dir.display(), %error, "Cannot write the reports index");
+        }
     }
 
     fn publish_status(&self) {

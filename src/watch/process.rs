@@ -17,12 +17,16 @@ use super::shared::{lock, RecentPackage, Shared};
 use super::snapshot::Snapshot;
 use crate::alert::alert_for;
 use crate::config::{Disposition, WatchFolder};
+use crate::eval::RuleInfo;
 use crate::eval::{Evaluator, Finding, Verdict, PACKAGE_FORMAT_RULE};
 use crate::history::{Processed, ReleaseRecord};
 use crate::package::{completeness, content_hash, read_package, Completeness, Package};
 use crate::policy::Severity;
-use crate::report::{report_stem, write_atomic, write_markdown, PackageReport, Report};
-use crate::run::{assess, now_rfc3339, unreadable_report, Assessment, Prior};
+use crate::report::{
+    render, report_stem, write_atomic, PackageReport, Release, RenderOptions, Report, ReportFormat,
+    SolutionHistory,
+};
+use crate::run::{assess, now_rfc3339, solution_histories, unreadable_report, Assessment, Prior};
 
 /// How one package went.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,7 +122,10 @@ impl Job<'_> {
     ) -> Result<Finished, String> {
         let path = &self.ready.path;
         let started = Instant::now();
-        let done = |report, release| self.finish(report, release, hash, watch, policy_set, started);
+        let rules = evaluator.rules();
+        let done = |report, release| {
+            self.finish(report, release, hash, watch, (policy_set, &rules), started)
+        };
         match catch_unwind(AssertUnwindSafe(|| read_package(path))) {
             Ok(Ok(mut package)) => {
                 if package.source.sha256.is_none() {
@@ -150,35 +157,25 @@ impl Job<'_> {
         release: Option<(&ReleaseRecord, &Package)>,
         hash: &str,
         watch: &WatchFolder,
-        policy_set: &str,
+        (policy_set, rules): (&str, &[RuleInfo]),
         started: Instant,
     ) -> Result<Finished, String> {
         let path = &self.ready.path;
         let (verdict, accepted) = (package.verdict, package.accepted);
         let stem = report_stem(&package, hash);
-        let report = Report::new(policy_set.to_owned(), vec![package], Vec::new());
-        let json_path = self.shared.reports_dir.join(format!("{stem}.json"));
-        let markdown_path = self.shared.reports_dir.join(format!("{stem}.md"));
-        let written = serde_json::to_vec_pretty(&report)
-            .map_err(std::io::Error::other)
-            .and_then(|json| write_atomic(&json_path, &json))
-            .and_then(|()| {
-                let mut markdown = Vec::new();
-                write_markdown(&mut markdown, &report)?;
-                write_atomic(&markdown_path, &markdown)
-            });
-        if let Err(error) = written {
+        let now = now_rfc3339();
+        let history = self.history_with(&package, &now)?;
+        let report = Report::new(policy_set.to_owned(), vec![package], Vec::new())
+            .with_rules(rules.to_vec())
+            .with_history(history);
+        let reports = self.write_reports(&report, &stem).map_err(|error| {
             self.shared.metrics.error("report");
-            return Err(format!(
+            format!(
                 "{}: cannot write report: {error}",
                 self.shared.reports_dir.display()
-            ));
-        }
-        let reports = vec![
-            json_path.display().to_string(),
-            markdown_path.display().to_string(),
-        ];
-        let now = now_rfc3339();
+            )
+        })?;
+        let json_path = &reports[0];
         let package = &report.packages[0];
         let alerts: Vec<(String, String, String)> =
             match alert_for(package, hash, &watch.name, &reports, &now) {
@@ -202,6 +199,8 @@ impl Job<'_> {
         let processed = Processed {
             sha256: hash.to_owned(),
             path: path.display().to_string(),
+            unique_name: package.unique_name.clone(),
+            version: package.version.clone(),
             verdict,
             accepted,
             policy_set: policy_set.to_owned(),
@@ -219,7 +218,7 @@ impl Job<'_> {
         self.shared
             .metrics
             .processed(verdict.as_str(), &package.findings, seconds);
-        tracing::info!(path = %path.display(), solution = package.unique_name.as_deref().unwrap_or("-"), version = package.version.as_deref().unwrap_or("-"), verdict = verdict.as_str(), seconds, report = %json_path.display(), "Package evaluated");
+        tracing::info!(path = %path.display(), solution = package.unique_name.as_deref().unwrap_or("-"), version = package.version.as_deref().unwrap_or("-"), verdict = verdict.as_str(), seconds, report = %json_path, "Package evaluated");
         Ok(Finished {
             verdict,
             accepted,
@@ -234,6 +233,51 @@ impl Job<'_> {
                 at: now,
             },
         })
+    }
+
+    /// The solution's releases from the history, with this one (not recorded yet) last.
+    fn history_with(
+        &self,
+        package: &PackageReport,
+        now: &str,
+    ) -> Result<Vec<SolutionHistory>, String> {
+        let mut history =
+            solution_histories(std::slice::from_ref(package), Some(&self.shared.store()))
+                .map_err(|e| e.to_string())?;
+        if let (Some(entry), Some(version)) = (history.first_mut(), &package.version) {
+            entry.releases.push(Release {
+                version: version.clone(),
+                verdict: package.verdict,
+                accepted: package.accepted,
+                checked_at: now.to_owned(),
+                path: package.path.display().to_string(),
+                sha256: package.sha256.clone(),
+            });
+        }
+        Ok(history)
+    }
+
+    /// Writes the report in every configured format (JSON always); returns the paths, JSON
+    /// first.
+    fn write_reports(&self, report: &Report, stem: &str) -> std::io::Result<Vec<String>> {
+        let mut formats = vec![ReportFormat::Json];
+        formats.extend(
+            self.snapshot
+                .config
+                .report_formats
+                .iter()
+                .filter(|f| **f != ReportFormat::Json),
+        );
+        let mut written = Vec::with_capacity(formats.len());
+        for format in formats {
+            let path = self
+                .shared
+                .reports_dir
+                .join(format!("{stem}.{}", format.extension()));
+            write_atomic(&path, &render(report, format, &RenderOptions::default())?)?;
+            written.push(path.display().to_string());
+        }
+        Ok(written)
     }
 
     /// Applies the folder's disposition; returns where the package went.

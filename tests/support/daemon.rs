@@ -92,7 +92,7 @@ impl Root {
         )
     }
 
-    /// JSON reports in `reports/`, parsed, by file name.
+    /// JSON reports in `reports/` (not the index), parsed, by file name.
     pub fn reports(&self) -> Vec<(String, serde_json::Value)> {
         let Ok(entries) = std::fs::read_dir(self.path("reports")) else {
             return Vec::new();
@@ -101,6 +101,7 @@ impl Root {
             .filter_map(Result::ok)
             .map(|e| e.path())
             .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .filter(|p| p.file_name().is_some_and(|n| n != "index.json"))
             .map(|p| {
                 let text = std::fs::read_to_string(&p).expect("read report");
                 let name = p.file_name().unwrap().to_string_lossy().into_owned();

@@ -1,0 +1,242 @@
+//! The report as one self-contained HTML page (no external scripts, fonts or styles), readable
+//! in a browser and printable: a summary header, a package table filtered by verdict (pure CSS,
+//! no script), each package's findings with location and hint, what an upgrade would delete,
+//! and each solution's release timeline. Built with `maud`, which escapes every interpolated
+//! string, so names from packages render as text, never as markup.
+
+use std::io::{self, Write};
+
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+
+use super::{PackageReport, Report};
+use crate::eval::{Finding, Verdict};
+
+const STYLE: &str = r#"
+:root { --fail:#b42318; --warn:#b54708; --pass:#067647; --muted:#667085; --line:#eaecf0; }
+* { box-sizing: border-box; }
+body { font: 14px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0; color: #101828; background: #fff; }
+header { padding: 24px 32px; border-bottom: 1px solid var(--line); background: #f9fafb; }
+main { padding: 8px 32px 32px; }
+h1 { margin: 0 0 8px; font-size: 22px; }
+h2 { font-size: 18px; margin: 24px 0 8px; }
+h3 { font-size: 16px; margin: 0 0 8px; }
+.muted { color: var(--muted); }
+.badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-weight: 600; font-size: 12px; color: #fff; text-transform: uppercase; }
+.badge.fail, .badge.error { background: var(--fail); }
+.badge.warn, .badge.warning { background: var(--warn); }
+.badge.pass { background: var(--pass); }
+.badge.info { background: var(--muted); }
+.counts span { margin-right: 16px; }
+table { border-collapse: collapse; width: 100%; margin: 8px 0 16px; }
+th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
+th { font-size: 12px; color: var(--muted); text-transform: uppercase; }
+code { font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, monospace; word-break: break-all; }
+.filters input { position: absolute; opacity: 0; }
+.filters label { display: inline-block; padding: 4px 12px; margin: 0 4px 8px 0; border: 1px solid var(--line); border-radius: 14px; cursor: pointer; }
+.filters input:checked + label { background: #101828; color: #fff; }
+#show-fail:checked ~ .rows .row:not(.v-fail), #show-warn:checked ~ .rows .row:not(.v-warn),
+#show-pass:checked ~ .rows .row:not(.v-pass) { display: none; }
+.package { border: 1px solid var(--line); border-radius: 8px; padding: 16px; margin: 12px 0; }
+.hint { color: var(--muted); }
+.timeline { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: 8px; }
+.timeline li { border: 1px solid var(--line); border-radius: 6px; padding: 4px 10px; }
+.timeline li.current { border-color: #101828; border-width: 2px; }
+.timeline li.rejected { opacity: .75; text-decoration: line-through; }
+details summary { cursor: pointer; color: var(--muted); }
+@media print {
+  .filters input, .filters label { display: none; }
+  .filters .row { display: table-row !important; }
+  .filters section.row { display: block !important; }
+  .package { break-inside: avoid; }
+  header { background: none; }
+}
+"#;
+
+fn verdict_class(verdict: Verdict) -> &'static str {
+    verdict.as_str()
+}
+
+fn package_title(package: &PackageReport) -> String {
+    match (&package.unique_name, &package.version) {
+        (Some(name), Some(version)) => format!("{name} {version}"),
+        _ => format!("{} (unreadable)", package.path.display()),
+    }
+}
+
+fn count(package: &PackageReport, severity: crate::policy::Severity) -> usize {
+    package
+        .findings
+        .iter()
+        .filter(|f| f.counts() && f.severity == severity)
+        .count()
+}
+
+fn findings_table(findings: &[&Finding]) -> Markup {
+    html! {
+        table.findings {
+            thead { tr { th { "Severity" } th { "Rule" } th { "Finding" } th { "Where" } } }
+            tbody {
+                @for finding in findings {
+                    tr {
+                        td { span.badge.(finding.severity.to_string()) { (finding.severity.to_string()) } }
+                        td { code { (finding.rule) "/" (finding.code) } }
+                        td {
+                            (finding.message)
+                            @if let Some(waived) = &finding.waived {
+                                div.hint { "Waived: " (waived.reason)
+                                    @if let Some(expires) = &waived.expires { " (until " (expires) ")" } }
+                            } @else if let Some(hint) = &finding.hint {
+                                div.hint { "Hint: " (hint) }
+                            }
+                        }
+                        td { @if let Some(location) = &finding.location { code { (location.to_string()) } } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn timeline(report: &Report, package: &PackageReport) -> Markup {
+    let Some(name) = &package.unique_name else {
+        return html! {};
+    };
+    let Some(history) = report
+        .history
+        .iter()
+        .find(|h| h.unique_name.eq_ignore_ascii_case(name))
+    else {
+        return html! {};
+    };
+    html! {
+        h4 { "Release history of " (name) }
+        ol.timeline {
+            @for release in &history.releases {
+                @let current = release.sha256.is_some() && release.sha256 == package.sha256
+                    && release.version == package.version.clone().unwrap_or_default();
+                li class={ @if current { "current " } @if release.accepted { "accepted" } @else { "rejected" } }
+                    title=(release.path) {
+                    strong { (release.version) } " "
+                    span.badge.(verdict_class(release.verdict)) { (release.verdict.as_str()) } " "
+                    span.muted { @if release.accepted { "accepted" } @else { "rejected" } " · " (release.checked_at.get(..10).unwrap_or(&release.checked_at)) }
+                }
+            }
+        }
+    }
+}
+
+fn package_section(report: &Report, index: usize, package: &PackageReport) -> Markup {
+    let (counting, waived): (Vec<&Finding>, Vec<&Finding>) =
+        package.findings.iter().partition(|f| f.counts());
+    html! {
+        section.package.row.(format!("v-{}", verdict_class(package.verdict))) id=(format!("package-{index}")) {
+            h3 { span.badge.(verdict_class(package.verdict)) { (package.verdict.as_str()) } " " (package_title(package)) }
+            table.facts {
+                tr { th { "File" } td { code { (package.path.display().to_string()) } } }
+                @if let Some(previous) = &package.previous_version { tr { th { "Previous release" } td { (previous) } } }
+                @if let Some(managed) = &package.managed { tr { th { "Managed" } td { (managed) } } }
+                @if let Some(sha) = &package.sha256 { tr { th { "SHA-256" } td { code { (sha) } } } }
+            }
+            @if counting.is_empty() {
+                p.muted { "No findings." }
+            } @else {
+                (findings_table(&counting))
+            }
+            @if !package.data_loss.is_empty() {
+                h4 { "What the upgrade from " (package.previous_version.clone().unwrap_or_else(|| "the previous release".into())) " would delete" }
+                table.data-loss {
+                    thead { tr { th { "Kind" } th { "Component" } th { "What is lost" } th { "Where" } } }
+                    tbody {
+                        @for loss in &package.data_loss {
+                            tr { td { (loss.kind) } td { code { (loss.component) } } td { (loss.detail) } td { code { (loss.location.to_string()) } } }
+                        }
+                    }
+                }
+            }
+            @if !waived.is_empty() {
+                details {
+                    summary { "Waived findings (" (waived.len()) ")" }
+                    (findings_table(&waived))
+                }
+            }
+            (timeline(report, package))
+        }
+    }
+}
+
+fn page(report: &Report) -> Markup {
+    let s = &report.summary;
+    let verdict = report.verdict();
+    let by_verdict = |v: Verdict| report.packages.iter().filter(|p| p.verdict == v).count();
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "solguard report: " (verdict.as_str()) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                header {
+                    h1 { "solguard report " span.badge.(verdict_class(verdict)) { (verdict.as_str()) } }
+                    p.counts {
+                        span { strong { (s.packages) } " packages" }
+                        span { strong { (s.passed) } " passed" }
+                        span { strong { (s.warned) } " warned" }
+                        span { strong { (s.failed) } " failed" }
+                        span { strong { (s.errors) } " errors" }
+                        span { strong { (s.warnings) } " warnings" }
+                        span { strong { (s.infos) } " info" }
+                        span { strong { (s.waived) } " waived" }
+                    }
+                    p.muted { (report.tool) " · policy set " code { (report.policy_set.get(..12).unwrap_or(&report.policy_set)) } }
+                }
+                main.filters {
+                    input #show-all type="radio" name="verdict" checked;
+                    label for="show-all" { "All (" (report.packages.len()) ")" }
+                    input #show-fail type="radio" name="verdict";
+                    label for="show-fail" { "Fail (" (by_verdict(Verdict::Fail)) ")" }
+                    input #show-warn type="radio" name="verdict";
+                    label for="show-warn" { "Warn (" (by_verdict(Verdict::Warn)) ")" }
+                    input #show-pass type="radio" name="verdict";
+                    label for="show-pass" { "Pass (" (by_verdict(Verdict::Pass)) ")" }
+                    div.rows {
+                        h2 { "Packages" }
+                        table.packages {
+                            thead { tr { th { "Solution" } th { "Version" } th { "Previous" } th { "Verdict" } th { "Errors" } th { "Warnings" } th { "Info" } } }
+                            tbody {
+                                @for (index, package) in report.packages.iter().enumerate() {
+                                    tr.row.(format!("v-{}", verdict_class(package.verdict))) {
+                                        td { a href=(format!("#package-{index}")) {
+                                            (package.unique_name.clone().unwrap_or_else(|| package.path.display().to_string())) } }
+                                        td { (package.version.clone().unwrap_or_default()) }
+                                        td { (package.previous_version.clone().unwrap_or_default()) }
+                                        td { span.badge.(verdict_class(package.verdict)) { (package.verdict.as_str()) } }
+                                        td { (count(package, crate::policy::Severity::Error)) }
+                                        td { (count(package, crate::policy::Severity::Warning)) }
+                                        td { (count(package, crate::policy::Severity::Info)) }
+                                    }
+                                }
+                            }
+                        }
+                        h2 { "Findings" }
+                        @for (index, package) in report.packages.iter().enumerate() {
+                            (package_section(report, index, package))
+                        }
+                        @if !report.findings.is_empty() {
+                            h2 { "About the run" }
+                            @let findings: Vec<&Finding> = report.findings.iter().collect();
+                            (findings_table(&findings))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub fn write_html(out: &mut impl Write, report: &Report) -> io::Result<()> {
+    out.write_all(page(report).into_string().as_bytes())?;
+    out.write_all(b"\n")
+}

@@ -1,0 +1,305 @@
+//! The report as SARIF 2.1.0 (types from `serde-sarif`), for GitHub code scanning, the Azure
+//! DevOps SARIF viewer and other code-scanning tools: one rule entry per rule of the run, one
+//! result per finding with its level, message, location and finding code, waived findings as
+//! suppressed results.
+//!
+//! Locations: for an unpacked package the finding points at the real file and line (so code
+//! scanning annotates it); for a zip it points at the zip, and the file inside it with its line
+//! is a nested artifact and a logical location (`customizations.xml:120`).
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use serde_json::{json, Value};
+use serde_sarif::sarif::{
+    Artifact, ArtifactLocation, Location, LogicalLocation, Message, MultiformatMessageString,
+    PhysicalLocation, PropertyBag, Region, ReportingConfiguration, ReportingDescriptor, Result,
+    ResultLevel, Run, Sarif, Suppression, Tool, ToolComponent,
+};
+use sha2::{Digest, Sha256};
+
+use super::{PackageReport, Report};
+use crate::eval::{Finding, RuleInfo};
+use crate::policy::Severity;
+
+const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
+
+fn level(severity: Severity) -> ResultLevel {
+    match severity {
+        Severity::Error => ResultLevel::Error,
+        Severity::Warning => ResultLevel::Warning,
+        Severity::Info => ResultLevel::Note,
+    }
+}
+
+fn level_name(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "note",
+    }
+}
+
+/// `version-compatibility` -> `VersionCompatibility`.
+fn pascal_case(id: &str) -> String {
+    id.split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_uppercase().chain(chars).collect()
+            })
+        })
+        .collect()
+}
+
+fn bag(pairs: Vec<(&str, Value)>) -> PropertyBag {
+    PropertyBag::builder()
+        .additional_properties(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect::<BTreeMap<_, _>>(),
+        )
+        .build()
+}
+
+fn descriptor(rule: &RuleInfo) -> ReportingDescriptor {
+    let hint = rule.hint.clone().unwrap_or_default();
+    let help_text = if hint.is_empty() {
+        rule.description.clone()
+    } else {
+        format!("{}\n\nFix: {hint}", rule.description)
+    };
+    let mut properties = bag(vec![
+        ("precision", json!("very-high")),
+        (
+            "problem.severity",
+            json!(match rule.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+                Severity::Info => "recommendation",
+            }),
+        ),
+    ]);
+    properties.tags = Some(vec!["dataverse".into(), "solution-package".into()]);
+    let builder = ReportingDescriptor::builder()
+        .id(rule.id.clone())
+        .name(pascal_case(&rule.id))
+        .short_description(
+            MultiformatMessageString::builder()
+                .text(rule.title.clone())
+                .build(),
+        )
+        .full_description(
+            MultiformatMessageString::builder()
+                .text(rule.description.clone())
+                .build(),
+        )
+        .help(MultiformatMessageString::builder().text(help_text).build())
+        .default_configuration(
+            ReportingConfiguration::builder()
+                .level(json!(level_name(rule.severity)))
+                .build(),
+        )
+        .properties(properties);
+    match &rule.help {
+        Some(uri) => builder.help_uri(uri.clone()).build(),
+        None => builder.build(),
+    }
+}
+
+/// Rule descriptions for every rule of the run, plus any rule a finding names that the run did
+/// not describe (a report read back from an older run).
+fn all_rules(report: &Report) -> Vec<RuleInfo> {
+    let mut rules = report.rules.clone();
+    let findings = report
+        .packages
+        .iter()
+        .flat_map(|p| &p.findings)
+        .chain(&report.findings);
+    for finding in findings {
+        if !rules.iter().any(|r| r.id == finding.rule) {
+            rules.push(RuleInfo {
+                id: finding.rule.clone(),
+                title: finding.rule.clone(),
+                description: format!("Findings of rule {}.", finding.rule),
+                severity: finding.severity,
+                help: None,
+                hint: None,
+                policy: true,
+            });
+        }
+    }
+    rules
+}
+
+/// Stable identity of a finding across runs of the same package.
+fn fingerprint(package: &PackageReport, finding: &Finding) -> String {
+    let mut hasher = Sha256::new();
+    for part in [
+        finding.rule.as_str(),
+        finding.code.as_str(),
+        package.unique_name.as_deref().unwrap_or(""),
+        finding.message.as_str(),
+    ] {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    hex::encode(&hasher.finalize()[..16])
+}
+
+struct Artifacts {
+    list: Vec<Artifact>,
+}
+
+impl Artifacts {
+    fn index_of(&mut self, uri: &str, parent: Option<i64>) -> i64 {
+        let found = self.list.iter().position(|a| {
+            a.parent_index == parent
+                && a.location.as_ref().and_then(|l| l.uri.as_deref()) == Some(uri)
+        });
+        if let Some(index) = found {
+            return index as i64;
+        }
+        let location = ArtifactLocation::builder().uri(uri.to_owned()).build();
+        let artifact = match parent {
+            Some(parent) => Artifact::builder()
+                .location(location)
+                .parent_index(parent)
+                .build(),
+            None => Artifact::builder().location(location).build(),
+        };
+        self.list.push(artifact);
+        self.list.len() as i64 - 1
+    }
+}
+
+fn location(package: &PackageReport, finding: &Finding, artifacts: &mut Artifacts) -> Location {
+    let package_path = package.path.display().to_string();
+    let is_folder = !package
+        .path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+    let Some(inner) = &finding.location else {
+        let index = artifacts.index_of(&package_path, None);
+        let artifact = ArtifactLocation::builder()
+            .uri(package_path)
+            .index(index)
+            .build();
+        return Location::builder()
+            .physical_location(
+                PhysicalLocation::builder()
+                    .artifact_location(artifact)
+                    .build(),
+            )
+            .build();
+    };
+    let line = i64::try_from(inner.line.max(1)).unwrap_or(1);
+    if is_folder {
+        let uri = package.path.join(inner.file.as_ref()).display().to_string();
+        let index = artifacts.index_of(&uri, None);
+        let physical = PhysicalLocation::builder()
+            .artifact_location(ArtifactLocation::builder().uri(uri).index(index).build())
+            .region(Region::builder().start_line(line).build())
+            .build();
+        return Location::builder().physical_location(physical).build();
+    }
+    let zip_index = artifacts.index_of(&package_path, None);
+    artifacts.index_of(&inner.file, Some(zip_index));
+    let physical = PhysicalLocation::builder()
+        .artifact_location(
+            ArtifactLocation::builder()
+                .uri(package_path)
+                .index(zip_index)
+                .build(),
+        )
+        .properties(bag(vec![
+            ("entry", json!(inner.file.as_ref())),
+            ("entryLine", json!(line)),
+        ]))
+        .build();
+    Location::builder()
+        .physical_location(physical)
+        .logical_locations(vec![LogicalLocation::builder()
+            .fully_qualified_name(format!("{}:{line}", inner.file))
+            .kind("resource")
+            .build()])
+        .build()
+}
+
+fn result(
+    package: &PackageReport,
+    finding: &Finding,
+    rules: &[RuleInfo],
+    artifacts: &mut Artifacts,
+) -> Result {
+    let rule_index = rules.iter().position(|r| r.id == finding.rule).unwrap_or(0) as i64;
+    let mut text = finding.message.clone();
+    if let Some(inner) = &finding.location {
+        text.push_str(&format!(" ({inner})"));
+    }
+    if let Some(hint) = &finding.hint {
+        text.push_str(&format!(" Fix: {hint}"));
+    }
+    let properties = bag(vec![
+        ("code", json!(finding.code)),
+        ("package", json!(package.path.display().to_string())),
+        ("solution", json!(package.unique_name)),
+        ("version", json!(package.version)),
+    ]);
+    let builder = Result::builder()
+        .rule_id(finding.rule.clone())
+        .rule_index(rule_index)
+        .level(level(finding.severity))
+        .message(Message::builder().text(text).build())
+        .locations(vec![location(package, finding, artifacts)])
+        .partial_fingerprints(BTreeMap::from([(
+            "solguardFinding/v1".to_owned(),
+            fingerprint(package, finding),
+        )]))
+        .properties(properties);
+    match &finding.waived {
+        Some(waived) => builder
+            .suppressions(vec![Suppression::builder()
+                .kind(json!("external"))
+                .status(json!("accepted"))
+                .justification(waived.reason.clone())
+                .build()])
+            .build(),
+        None => builder.build(),
+    }
+}
+
+pub fn write_sarif(out: &mut impl Write, report: &Report) -> io::Result<()> {
+    let rules = all_rules(report);
+    let mut artifacts = Artifacts { list: Vec::new() };
+    let mut results = Vec::new();
+    for package in &report.packages {
+        for finding in &package.findings {
+            results.push(result(package, finding, &rules, &mut artifacts));
+        }
+    }
+    let run_package = PackageReport::unread(std::path::PathBuf::from("."), Vec::new());
+    for finding in &report.findings {
+        results.push(result(&run_package, finding, &rules, &mut artifacts));
+    }
+    let driver = ToolComponent::builder()
+        .name("solguard")
+        .version(env!("CARGO_PKG_VERSION"))
+        .semantic_version(env!("CARGO_PKG_VERSION"))
+        .rules(rules.iter().map(descriptor).collect::<Vec<_>>())
+        .build();
+    let run = Run::builder()
+        .tool(Tool::builder().driver(driver).build())
+        .artifacts(artifacts.list)
+        .results(results)
+        .properties(bag(vec![("policySet", json!(report.policy_set))]))
+        .build();
+    let sarif = Sarif::builder()
+        .schema(SCHEMA)
+        .version(json!("2.1.0"))
+        .runs(vec![run])
+        .build();
+    serde_json::to_writer_pretty(&mut *out, &sarif)?;
+    out.write_all(b"\n")
+}

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
 use serde_sarif::sarif::{
     Artifact, ArtifactLocation, Location, LogicalLocation, Message, MultiformatMessageString,
@@ -23,6 +24,21 @@ use crate::eval::{Finding, RuleInfo};
 use crate::policy::Severity;
 
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
+
+/// Characters escaped in artifact URIs: everything but unreserved characters and `/` (paths
+/// are relative references; a space or `#` in a file name must not break them).
+const URI_ESCAPE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A file path as a relative URI reference with `/` separators.
+fn uri(path: &std::path::Path) -> String {
+    let text = path.to_string_lossy().replace('\\', "/");
+    utf8_percent_encode(&text, URI_ESCAPE).to_string()
+}
 
 fn level(severity: Severity) -> ResultLevel {
     match severity {
@@ -175,7 +191,7 @@ impl Artifacts {
 }
 
 fn location(package: &PackageReport, finding: &Finding, artifacts: &mut Artifacts) -> Location {
-    let package_path = package.path.display().to_string();
+    let package_path = uri(&package.path);
     let is_folder = !package
         .path
         .extension()
@@ -196,16 +212,19 @@ fn location(package: &PackageReport, finding: &Finding, artifacts: &mut Artifact
     };
     let line = i64::try_from(inner.line.max(1)).unwrap_or(1);
     if is_folder {
-        let uri = package.path.join(inner.file.as_ref()).display().to_string();
-        let index = artifacts.index_of(&uri, None);
+        let file = uri(&package.path.join(inner.file.as_ref()));
+        let index = artifacts.index_of(&file, None);
         let physical = PhysicalLocation::builder()
-            .artifact_location(ArtifactLocation::builder().uri(uri).index(index).build())
+            .artifact_location(ArtifactLocation::builder().uri(file).index(index).build())
             .region(Region::builder().start_line(line).build())
             .build();
         return Location::builder().physical_location(physical).build();
     }
     let zip_index = artifacts.index_of(&package_path, None);
-    artifacts.index_of(&inner.file, Some(zip_index));
+    artifacts.index_of(
+        &uri(std::path::Path::new(inner.file.as_ref())),
+        Some(zip_index),
+    );
     let physical = PhysicalLocation::builder()
         .artifact_location(
             ArtifactLocation::builder()

@@ -460,3 +460,43 @@ fn several_formats_without_a_folder_are_refused() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--report-dir"));
 }
+
+#[test]
+fn a_json_report_reads_back_and_renders_in_colour_for_terminals() {
+    use solguard::report::{render, RenderOptions, Report, ReportFormat};
+    let (dir, _) = fixed_reports(&[]);
+    let report: Report = serde_json::from_str(&read(&dir, "solguard-report.json")).unwrap();
+    assert_eq!(report.packages.len(), PACKAGES.len());
+    let plain = render(&report, ReportFormat::Human, &RenderOptions::default()).unwrap();
+    let coloured = render(
+        &report,
+        ReportFormat::Human,
+        &RenderOptions {
+            color: true,
+            ..RenderOptions::default()
+        },
+    )
+    .unwrap();
+    let (plain, coloured) = (
+        String::from_utf8(plain).unwrap(),
+        String::from_utf8(coloured).unwrap(),
+    );
+    assert!(!plain.contains('\u{1b}'));
+    assert!(
+        coloured.contains("\u{1b}[1m\u{1b}[31mFAIL"),
+        "bold red FAIL"
+    );
+    // Without the escape codes, the coloured text is the plain text.
+    let stripped: String = coloured
+        .split('\u{1b}')
+        .enumerate()
+        .map(|(i, part)| {
+            if i == 0 {
+                part
+            } else {
+                part.split_once('m').map_or(part, |(_, rest)| rest)
+            }
+        })
+        .collect();
+    assert_eq!(stripped, plain);
+}

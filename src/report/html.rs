@@ -41,7 +41,8 @@ code { font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, monospace; word-break
 .timeline { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: 8px; }
 .timeline li { border: 1px solid var(--line); border-radius: 6px; padding: 4px 10px; }
 .timeline li.current { border-color: #101828; border-width: 2px; }
-.timeline li.rejected { opacity: .75; text-decoration: line-through; }
+.timeline li.rejected { opacity: .75; }
+.timeline li.rejected strong { text-decoration: line-through; }
 details summary { cursor: pointer; color: var(--muted); }
 @media print {
   .filters input, .filters label { display: none; }
@@ -118,7 +119,10 @@ fn timeline(report: &Report, package: &PackageReport) -> Markup {
                     title=(release.path) {
                     strong { (release.version) } " "
                     span.badge.(verdict_class(release.verdict)) { (release.verdict.as_str()) } " "
-                    span.muted { @if release.accepted { "accepted" } @else { "rejected" } " · " (release.checked_at.get(..10).unwrap_or(&release.checked_at)) }
+                    span.muted {
+                        @if release.accepted { "accepted" } @else { "rejected" }
+                        @if let Some(day) = release.checked_at.get(..10) { " · " (day) }
+                    }
                 }
             }
         }

@@ -5,15 +5,24 @@
 //! the same findings on the same bytes are one alert however often they are evaluated, and a
 //! receiver can drop a repeated delivery.
 
+mod cards;
+mod deliver;
+mod email;
 mod file;
+mod http;
+mod sink;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::config::Route;
 use crate::eval::{Finding, Verdict};
 use crate::report::PackageReport;
 
+pub use cards::{email_body, slack_message, teams_card};
+pub use deliver::{deliver_due, Backoff, RoundOutcome};
 pub use file::FileSink;
+pub use sink::Sink;
 
 /// One alert about one package.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -80,6 +89,98 @@ pub fn idempotency_key(content_hash: &str, findings: &[Finding]) -> String {
         hasher.update(line.as_bytes());
     }
     hex::encode(&hasher.finalize()[..16])
+}
+
+/// The alert as `sink` should see it: only the findings its route takes (by rule and minimum
+/// severity), with a key for those findings; `None` when nothing is left for it or the
+/// solution is filtered out.
+pub fn route(alert: &Alert, route: &Route) -> Option<Alert> {
+    if !route.solutions.is_empty() {
+        let name = alert.unique_name.as_deref().unwrap_or("");
+        let options = glob::MatchOptions {
+            case_sensitive: false,
+            ..glob::MatchOptions::new()
+        };
+        if !route
+            .solutions
+            .iter()
+            .any(|p| p.matches_with(name, options))
+        {
+            return None;
+        }
+    }
+    let findings: Vec<Finding> = alert
+        .findings
+        .iter()
+        .filter(|f| f.severity >= route.min_severity)
+        .filter(|f| route.rules.is_empty() || route.rules.contains(&f.rule))
+        .cloned()
+        .collect();
+    if findings.is_empty() {
+        return None;
+    }
+    let sha = alert.sha256.as_deref().unwrap_or(&alert.path);
+    Some(Alert {
+        idempotency_key: idempotency_key(sha, &findings),
+        findings,
+        ..alert.clone()
+    })
+}
+
+/// Outbox rows `(sink, idempotency key, alert JSON)` for `alert`: one per sink whose route
+/// takes it, carrying what that route lets through.
+pub fn outbox_rows(
+    alert: &Alert,
+    sinks: &[crate::config::AlertSinkConfig],
+) -> Result<Vec<(String, String, String)>, serde_json::Error> {
+    let mut rows = Vec::new();
+    for sink in sinks {
+        if let Some(routed) = route(alert, &sink.route) {
+            rows.push((
+                sink.name.clone(),
+                routed.idempotency_key.clone(),
+                serde_json::to_string(&routed)?,
+            ));
+        }
+    }
+    Ok(rows)
+}
+
+/// What one delivery carries: one alert, or a digest of several, under one key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub idempotency_key: String,
+    pub alerts: Vec<Alert>,
+}
+
+impl Delivery {
+    /// A digest of `alerts`, keyed by their keys together.
+    pub fn digest(alerts: Vec<Alert>) -> Self {
+        let mut hasher = Sha256::new();
+        for alert in &alerts {
+            hasher.update(alert.idempotency_key.as_bytes());
+        }
+        Self {
+            idempotency_key: format!("digest-{}", hex::encode(&hasher.finalize()[..12])),
+            alerts,
+        }
+    }
+
+    pub fn is_digest(&self) -> bool {
+        self.alerts.len() != 1 || self.idempotency_key.starts_with("digest-")
+    }
+
+    /// The JSON a webhook receives: the alert itself, or `{idempotency_key, digest, alerts}`.
+    pub fn json(&self) -> serde_json::Value {
+        match self.alerts.as_slice() {
+            [one] if !self.is_digest() => serde_json::to_value(one).unwrap_or_default(),
+            alerts => serde_json::json!({
+                "idempotency_key": self.idempotency_key,
+                "digest": true,
+                "alerts": alerts,
+            }),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

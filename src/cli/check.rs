@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 
+use solguard::alert::{alert_for, deliver_due, outbox_rows};
 use solguard::config::Config;
 use solguard::eval::{Evaluator, Target};
 use solguard::history::HistoryStore;
@@ -47,6 +48,11 @@ pub struct CheckArgs {
     /// Human output: only packages that did not pass.
     #[arg(long, short)]
     quiet: bool,
+    /// Send alerts for packages that did not pass through the config's [[alerts]] sinks. With
+    /// --history, alerts are kept in its outbox: each is sent once, and one that could not be
+    /// delivered is sent by the next run.
+    #[arg(long)]
+    alert: bool,
     /// Fail (exit 1) when a finding has this severity or worse (JUnit reports fail the same).
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
     fail_on: FailOn,
@@ -113,8 +119,18 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(HistoryStore::open)
         .transpose()?;
+    if args.alert && config.alerts.is_empty() {
+        bail!("--alert needs [[alerts]] sinks in the config (--config FILE)");
+    }
     let report = check_packages(&mut evaluator, &packages, store.as_ref())?;
     write_report(args, &config, &report)?;
+    if args.alert {
+        let store = match store {
+            Some(store) => store,
+            None => HistoryStore::open(std::path::Path::new(":memory:"))?,
+        };
+        send_alerts(&config, &report, store)?;
+    }
     let failed = match (args.fail_on.threshold(), report.worst()) {
         (Some(threshold), Some(worst)) => worst >= threshold,
         _ => false,
@@ -128,6 +144,34 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
 
 fn today() -> time::Date {
     time::OffsetDateTime::now_utc().date()
+}
+
+/// Queues an alert per package that did not pass for every sink whose route takes it, then
+/// makes one delivery round per sink; failures are reported and stay queued in the outbox.
+fn send_alerts(config: &Config, report: &Report, store: HistoryStore) -> anyhow::Result<()> {
+    let now = solguard::run::now_rfc3339();
+    let mut rows = Vec::new();
+    for package in &report.packages {
+        let identity = package
+            .sha256
+            .clone()
+            .unwrap_or_else(|| package.path.display().to_string());
+        if let Some(alert) = alert_for(package, &identity, "check", &[], &now) {
+            rows.extend(outbox_rows(&alert, &config.alerts)?);
+        }
+    }
+    store.enqueue_alerts(&rows, &now)?;
+    let store = std::sync::Mutex::new(store);
+    for sink in &config.alerts {
+        let outcome = deliver_due(&store, sink, true)?;
+        if let Some(error) = outcome.error {
+            eprintln!(
+                "warning: alerts to {}: {} delivered, {} not delivered ({error}); they stay queued",
+                sink.name, outcome.delivered, outcome.failed
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Colours for people at a terminal, unless `NO_COLOR` is set (https://no-color.org).

@@ -1,6 +1,6 @@
 //! The daemon's sections of `config.toml`: `[daemon]` (outputs, state, pacing, status server),
-//! `[[watch]]` (drop folders with their own targets, rules and dispositions) and `[[alerts]]`
-//! (alert sinks). Validated by the same checker as the policy sections.
+//! `[[watch]]` (drop folders with their own targets, rules and dispositions) and `[report]`.
+//! Validated by the same checker as the policy sections.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -103,25 +103,8 @@ pub struct WatchFolder {
     pub targets: Vec<Target>,
 }
 
-/// `[[alerts]]`: one alert sink.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AlertSinkConfig {
-    pub name: String,
-    pub kind: AlertSinkKind,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum AlertSinkKind {
-    /// JSON lines appended to `path`, rotated to `path.1` ... `path.keep` past `max_bytes`.
-    File {
-        path: PathBuf,
-        max_bytes: u64,
-        keep: u32,
-    },
-}
-
 impl Checker<'_> {
-    fn bool(&mut self, value: &Value<'_>, key: &str) -> Option<bool> {
+    pub(super) fn bool(&mut self, value: &Value<'_>, key: &str) -> Option<bool> {
         let flag = value.get_ref().as_bool();
         if flag.is_none() {
             self.problem(&value.span(), key, "expected true or false");
@@ -129,7 +112,7 @@ impl Checker<'_> {
         flag
     }
 
-    fn whole(&mut self, value: &Value<'_>, key: &str, unit: &str) -> Option<u64> {
+    pub(super) fn whole(&mut self, value: &Value<'_>, key: &str, unit: &str) -> Option<u64> {
         let number = value
             .get_ref()
             .as_integer()
@@ -144,7 +127,7 @@ impl Checker<'_> {
         number
     }
 
-    fn globs(&mut self, value: &Value<'_>, key: &str) -> Option<Vec<glob::Pattern>> {
+    pub(super) fn globs(&mut self, value: &Value<'_>, key: &str) -> Option<Vec<glob::Pattern>> {
         let Some(items) = value.get_ref().as_array() else {
             self.problem(&value.span(), key, "expected a list of glob patterns");
             return None;
@@ -381,81 +364,5 @@ impl Checker<'_> {
             };
         }
         Some(watch)
-    }
-
-    pub(super) fn alerts(&mut self, value: &Value<'_>) -> Vec<AlertSinkConfig> {
-        let Some(list) = value.get_ref().as_array() else {
-            self.problem(&value.span(), "alerts", "expected [[alerts]] entries");
-            return Vec::new();
-        };
-        let mut sinks: Vec<AlertSinkConfig> = Vec::new();
-        for (index, entry) in list.iter().enumerate() {
-            let key = format!("alerts[{index}]");
-            let Some(table) = self.table(entry, &key) else {
-                continue;
-            };
-            let mut fields: BTreeMap<String, String> = BTreeMap::new();
-            let (mut max_bytes, mut keep) = (10 * 1024 * 1024, 5);
-            for (field, value) in table {
-                let field_key = format!("{key}.{}", field.get_ref());
-                let field_name = field.get_ref().as_ref();
-                match field_name {
-                    "type" | "name" | "path" => {
-                        if let Some(text) = self.string(value, &field_key) {
-                            fields.insert(field_name.to_owned(), text);
-                        }
-                    }
-                    "max_bytes" => {
-                        max_bytes = self.whole(value, &field_key, "bytes").unwrap_or(max_bytes)
-                    }
-                    "keep" => keep = self.whole(value, &field_key, "files").unwrap_or(keep),
-                    _ => self.problem(
-                        &field.span(),
-                        &field_key,
-                        "unknown key (expected type, name, path, max_bytes or keep)",
-                    ),
-                }
-            }
-            let kind = match fields.get("type").map(String::as_str) {
-                Some("file") => match fields.get("path") {
-                    Some(path) => Some(AlertSinkKind::File {
-                        path: self.resolve(path),
-                        max_bytes,
-                        keep: keep.min(100) as u32,
-                    }),
-                    None => {
-                        self.problem(&entry.span(), &format!("{key}.path"), "required");
-                        None
-                    }
-                },
-                Some(other) => {
-                    self.problem(
-                        &entry.span(),
-                        &format!("{key}.type"),
-                        &format!("unknown sink type {other:?} (expected \"file\")"),
-                    );
-                    None
-                }
-                None => {
-                    self.problem(&entry.span(), &format!("{key}.type"), "required");
-                    None
-                }
-            };
-            let name = fields
-                .get("name")
-                .cloned()
-                .unwrap_or_else(|| format!("alerts-{index}"));
-            if sinks.iter().any(|s| s.name == name) {
-                self.problem(
-                    &entry.span(),
-                    &format!("{key}.name"),
-                    &format!("another [[alerts]] sink is already named {name:?}"),
-                );
-            }
-            if let Some(kind) = kind {
-                sinks.push(AlertSinkConfig { name, kind });
-            }
-        }
-        sinks
     }
 }

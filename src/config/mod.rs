@@ -6,6 +6,7 @@
 //! at the exact place), then the checked values become typed settings. Relative paths are
 //! resolved against the config file's folder.
 
+mod alerts;
 mod checker;
 mod daemon;
 
@@ -25,10 +26,11 @@ pub const DEFAULT_REPORT_FORMATS: [ReportFormat; 3] = [
     ReportFormat::Html,
 ];
 
-use checker::Checker;
-pub use daemon::{
-    AlertSinkConfig, AlertSinkKind, DaemonSettings, Disposition, WatchFolder, DEFAULT_STATUS,
+pub use alerts::{
+    expand_env, AlertSinkConfig, AlertSinkKind, DeliveryPolicy, Route, Secret, SmtpSecurity,
 };
+use checker::Checker;
+pub use daemon::{DaemonSettings, Disposition, WatchFolder, DEFAULT_STATUS};
 
 /// The shipped `config.toml`, used by `solguard watch` when no config file exists.
 pub const SHIPPED_CONFIG: &str = include_str!("../../config.toml");

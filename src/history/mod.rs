@@ -5,6 +5,7 @@
 //! concurrent readers, and a killed process never leaves it corrupt. The schema is versioned
 //! and migrated forward on open.
 
+mod outbox;
 mod processed;
 
 use std::path::{Path, PathBuf};
@@ -15,7 +16,8 @@ use serde::{Deserialize, Serialize};
 use crate::eval::{Finding, HistoryEntry, Verdict};
 use crate::package::Package;
 
-pub use processed::{OutboxEntry, Processed};
+pub use outbox::{unix_ms, OutboxEntry, SinkCounts};
+pub use processed::Processed;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
@@ -76,13 +78,16 @@ CREATE TABLE outbox (
     idempotency_key TEXT NOT NULL,
     payload         TEXT NOT NULL,
     created_at      TEXT NOT NULL,
+    created_ms      INTEGER NOT NULL,
     attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ms INTEGER NOT NULL DEFAULT 0,
     delivered_at    TEXT,
+    dead_at         TEXT,
     last_error      TEXT,
     UNIQUE (sink, idempotency_key)
 );
 CREATE INDEX processed_recent ON processed (processed_at);
-CREATE INDEX outbox_pending ON outbox (sink, id) WHERE delivered_at IS NULL;
+CREATE INDEX outbox_pending ON outbox (sink, id) WHERE delivered_at IS NULL AND dead_at IS NULL;
 "#,
 ];
 

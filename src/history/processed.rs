@@ -1,6 +1,7 @@
 //! What the daemon needs from the store: which package bytes it has already evaluated (so a
 //! restart, a touch or a rename never evaluates them twice), and an outbox of alerts written in
-//! the same transaction as the evaluation, so an alert is never lost between the two.
+//! the same transaction as the evaluation (see `outbox`), so an alert is never lost between
+//! the two.
 
 use rusqlite::{params, OptionalExtension};
 
@@ -22,17 +23,6 @@ pub struct Processed {
     /// Report files written for it.
     pub reports: Vec<String>,
     pub processed_at: String,
-}
-
-/// An alert waiting in (or delivered from) the outbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutboxEntry {
-    pub id: i64,
-    pub sink: String,
-    pub idempotency_key: String,
-    /// The alert as JSON.
-    pub payload: String,
-    pub attempts: i64,
 }
 
 /// A `processed` row, with its reports still as JSON text.
@@ -131,74 +121,7 @@ impl HistoryStore {
             ],
         )
         .map_err(|e| self.sqlite(e))?;
-        for (sink, key, payload) in alerts {
-            tx.execute(
-                "INSERT OR IGNORE INTO outbox (sink, idempotency_key, payload, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![sink, key, payload, processed.processed_at],
-            )
-            .map_err(|e| self.sqlite(e))?;
-        }
+        self.queue_alerts(&tx, alerts, &processed.processed_at)?;
         tx.commit().map_err(|e| self.sqlite(e))
-    }
-
-    /// Alerts not yet delivered to `sink`, oldest first.
-    pub fn pending_alerts(
-        &self,
-        sink: &str,
-        limit: usize,
-    ) -> Result<Vec<OutboxEntry>, HistoryError> {
-        let mut statement = self
-            .conn
-            .prepare(
-                "SELECT id, sink, idempotency_key, payload, attempts FROM outbox
-                 WHERE sink = ?1 AND delivered_at IS NULL ORDER BY id LIMIT ?2",
-            )
-            .map_err(|e| self.sqlite(e))?;
-        let rows = statement
-            .query_map(params![sink, limit as i64], |row| {
-                Ok(OutboxEntry {
-                    id: row.get(0)?,
-                    sink: row.get(1)?,
-                    idempotency_key: row.get(2)?,
-                    payload: row.get(3)?,
-                    attempts: row.get(4)?,
-                })
-            })
-            .map_err(|e| self.sqlite(e))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.sqlite(e))
-    }
-
-    /// Marks an outbox entry delivered at `when` (RFC 3339).
-    pub fn mark_delivered(&self, id: i64, when: &str) -> Result<(), HistoryError> {
-        self.conn
-            .execute(
-                "UPDATE outbox SET delivered_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
-                params![id, when],
-            )
-            .map_err(|e| self.sqlite(e))?;
-        Ok(())
-    }
-
-    /// Notes a failed delivery attempt; the entry stays pending.
-    pub fn mark_failed(&self, id: i64, error: &str) -> Result<(), HistoryError> {
-        self.conn
-            .execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
-                params![id, error],
-            )
-            .map_err(|e| self.sqlite(e))?;
-        Ok(())
-    }
-
-    /// Number of alerts not yet delivered, over all sinks.
-    pub fn pending_alert_count(&self) -> Result<i64, HistoryError> {
-        self.conn
-            .query_row(
-                "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL",
-                [],
-                |row| row.get(0),
-            )
-            .map_err(|e| self.sqlite(e))
     }
 }

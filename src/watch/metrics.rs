@@ -36,7 +36,8 @@ pub struct Metrics {
     policy_set: Family<Labels, Gauge>,
     alerts_delivered: Family<Labels, Counter>,
     alert_failures: Family<Labels, Counter>,
-    pub alerts_pending: Gauge,
+    alerts_pending: Family<Labels, Gauge>,
+    alerts_dead: Family<Labels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -61,7 +62,8 @@ impl Metrics {
             policy_set: Family::default(),
             alerts_delivered: Family::default(),
             alert_failures: Family::default(),
-            alerts_pending: Gauge::default(),
+            alerts_pending: Family::default(),
+            alerts_dead: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -126,8 +128,13 @@ impl Metrics {
         );
         registry.register(
             "alerts_pending",
-            "Alerts in the outbox not yet delivered",
+            "Alerts in the outbox not yet delivered, by sink",
             metrics.alerts_pending.clone(),
+        );
+        registry.register(
+            "alerts_dead",
+            "Alerts given up after the sink's maximum age, by sink",
+            metrics.alerts_dead.clone(),
         );
         Self {
             registry,
@@ -171,10 +178,16 @@ impl Metrics {
         }
     }
 
-    pub fn alert_delivered(&self, sink: &str) {
+    pub fn alerts_delivered(&self, sink: &str, count: usize) {
         self.alerts_delivered
             .get_or_create(&labels(&[("sink", sink)]))
-            .inc();
+            .inc_by(count as u64);
+    }
+
+    pub fn alert_counts(&self, sink: &str, pending: i64, dead: i64) {
+        let sink = labels(&[("sink", sink)]);
+        self.alerts_pending.get_or_create(&sink).set(pending);
+        self.alerts_dead.get_or_create(&sink).set(dead);
     }
 
     pub fn alert_failed(&self, sink: &str) {

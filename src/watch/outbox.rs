@@ -1,88 +1,113 @@
-//! Delivers alerts from the outbox in the history database to their sinks, off the workers'
-//! path: an evaluation only queues its alerts (in the same transaction as its record), and this
-//! task delivers them, marks each delivered, and retries failures on the next round. A restart
-//! resumes where it stopped, since the outbox is durable.
+//! Runs alert delivery for the daemon, off the workers' path: an evaluation only queues its
+//! alerts (in the transaction that records it), and this task starts a delivery round per sink
+//! whenever the outbox has news, each on its own blocking thread, so a slow or failing sink
+//! never holds up evaluation or the other sinks. Outbox totals feed `/metrics` and `/status`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use super::shared::Shared;
 use super::snapshot::Snapshot;
-use crate::alert::FileSink;
-use crate::config::AlertSinkKind;
-use crate::run::now_rfc3339;
+use crate::alert::deliver_due;
+use crate::config::AlertSinkConfig;
 
-/// Pause between rounds when nothing wakes the deliverer (and after a failed delivery).
-const ROUND: Duration = Duration::from_secs(5);
+/// Pause between rounds when nothing wakes the deliverer (retries come due on this tick).
+const TICK: Duration = Duration::from_secs(1);
+/// How long shutdown waits for rounds in progress.
+const FINAL_ROUND: Duration = Duration::from_secs(10);
 
-/// Delivers every pending alert once; returns how many were delivered.
-pub fn deliver_pending(shared: &Shared, snapshot: &Snapshot) -> usize {
-    let mut delivered = 0;
-    for sink in &snapshot.config.alerts {
-        let AlertSinkKind::File {
-            path,
-            max_bytes,
-            keep,
-        } = &sink.kind;
-        let file = FileSink {
-            name: sink.name.clone(),
-            path: path.clone(),
-            max_bytes: *max_bytes,
-            keep: *keep,
-        };
-        let pending = match shared.store().pending_alerts(&sink.name, 500) {
-            Ok(pending) => pending,
-            Err(error) => {
-                shared.metrics.error("history");
-                tracing::error!(%error, "Cannot read the alert outbox");
-                return delivered;
+fn round(shared: &Shared, sink: &AlertSinkConfig, digest_due: bool) {
+    match deliver_due(shared.store_mutex(), sink, digest_due) {
+        Ok(outcome) => {
+            if outcome.delivered > 0 {
+                shared
+                    .metrics
+                    .alerts_delivered(&sink.name, outcome.delivered);
+                tracing::info!(sink = %sink.name, delivered = outcome.delivered, "Alerts delivered");
             }
-        };
-        for entry in pending {
-            match file.deliver(&entry.payload) {
-                Ok(()) => {
-                    shared.metrics.alert_delivered(&sink.name);
-                    delivered += 1;
-                    if let Err(error) = shared.store().mark_delivered(entry.id, &now_rfc3339()) {
-                        tracing::error!(%error, "Cannot mark an alert delivered");
-                    }
-                }
-                Err(error) => {
-                    shared.metrics.alert_failed(&sink.name);
-                    tracing::warn!(sink = %sink.name, %error, attempts = entry.attempts + 1, "Alert delivery failed; will retry");
-                    let _ = shared.store().mark_failed(entry.id, &error.to_string());
-                    break;
-                }
+            if let Some(error) = &outcome.error {
+                shared.metrics.alert_failed(&sink.name);
+                tracing::warn!(sink = %sink.name, %error, "Alert delivery failed; will retry");
+            }
+            if outcome.dead > 0 {
+                tracing::error!(sink = %sink.name, dead = outcome.dead, "Alerts given up after their maximum age");
             }
         }
+        Err(error) => {
+            shared.metrics.error("history");
+            tracing::error!(sink = %sink.name, %error, "Cannot read the alert outbox");
+        }
     }
-    if let Ok(pending) = shared.store().pending_alert_count() {
-        shared.metrics.alerts_pending.set(pending);
-        shared.status().alerts_pending = pending;
-    }
-    delivered
 }
 
-/// Runs delivery rounds until `stop` turns true, then delivers what is left once more.
+fn publish_counts(shared: &Shared) {
+    let counts = shared.store().sink_counts();
+    if let Ok(counts) = counts {
+        for sink in &counts {
+            shared
+                .metrics
+                .alert_counts(&sink.sink, sink.pending, sink.dead);
+        }
+        shared.status().alerts = counts;
+    }
+}
+
+/// Starts delivery rounds until `stop` turns true, then runs a last round for every sink.
 pub async fn run(
     shared: Arc<Shared>,
     snapshots: watch::Receiver<Arc<Snapshot>>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let mut running: HashMap<String, JoinHandle<()>> = HashMap::new();
+    let mut last_digest: HashMap<String, Instant> = HashMap::new();
     loop {
+        let stopping = *stop.borrow();
         let snapshot = Arc::clone(&snapshots.borrow());
-        let round_shared = Arc::clone(&shared);
-        let _ =
-            tokio::task::spawn_blocking(move || deliver_pending(&round_shared, &snapshot)).await;
-        if *stop.borrow() {
+        for sink in &snapshot.config.alerts {
+            if running.get(&sink.name).is_some_and(|r| !r.is_finished()) {
+                continue;
+            }
+            let digest_due = sink.route.digest.is_some_and(|every| {
+                let last = last_digest
+                    .entry(sink.name.clone())
+                    .or_insert_with(Instant::now);
+                let due = last.elapsed() >= every;
+                if due {
+                    *last = Instant::now();
+                }
+                due
+            });
+            let (shared, sink) = (Arc::clone(&shared), sink.clone());
+            let name = sink.name.clone();
+            running.insert(
+                name,
+                tokio::task::spawn_blocking(move || round(&shared, &sink, digest_due)),
+            );
+        }
+        let counts_shared = Arc::clone(&shared);
+        let _ = tokio::task::spawn_blocking(move || publish_counts(&counts_shared)).await;
+        if stopping {
+            let all = futures_join(running.into_values().collect());
+            let _ = tokio::time::timeout(FINAL_ROUND, all).await;
+            let counts_shared = Arc::clone(&shared);
+            let _ = tokio::task::spawn_blocking(move || publish_counts(&counts_shared)).await;
             return;
         }
         tokio::select! {
             () = shared.outbox_wake.notified() => {}
-            () = tokio::time::sleep(ROUND) => {}
+            () = tokio::time::sleep(TICK) => {}
             _ = stop.changed() => {}
         }
+    }
+}
+
+/// Waits for every handle.
+async fn futures_join(handles: Vec<JoinHandle<()>>) {
+    for handle in handles {
+        let _ = handle.await;
     }
 }

@@ -15,7 +15,7 @@ use super::candidates::Ready;
 use super::disposition::move_into;
 use super::shared::{lock, RecentPackage, Shared};
 use super::snapshot::Snapshot;
-use crate::alert::alert_for;
+use crate::alert::{alert_for, outbox_rows};
 use crate::config::{Disposition, WatchFolder};
 use crate::eval::RuleInfo;
 use crate::eval::{Evaluator, Finding, Verdict, PACKAGE_FORMAT_RULE};
@@ -177,25 +177,12 @@ impl Job<'_> {
         })?;
         let json_path = &reports[0];
         let package = &report.packages[0];
-        let alerts: Vec<(String, String, String)> =
-            match alert_for(package, hash, &watch.name, &reports, &now) {
-                Some(alert) => {
-                    let json = serde_json::to_string(&alert).map_err(|e| e.to_string())?;
-                    self.snapshot
-                        .config
-                        .alerts
-                        .iter()
-                        .map(|sink| {
-                            (
-                                sink.name.clone(),
-                                alert.idempotency_key.clone(),
-                                json.clone(),
-                            )
-                        })
-                        .collect()
-                }
-                None => Vec::new(),
-            };
+        let alerts = match alert_for(package, hash, &watch.name, &reports, &now) {
+            Some(alert) => {
+                outbox_rows(&alert, &self.snapshot.config.alerts).map_err(|e| e.to_string())?
+            }
+            None => Vec::new(),
+        };
         let processed = Processed {
             sha256: hash.to_owned(),
             path: path.display().to_string(),

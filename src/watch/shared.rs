@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use serde::Serialize;
 
 use super::metrics::Metrics;
-use crate::history::HistoryStore;
+use crate::history::{HistoryStore, SinkCounts};
 
 /// How many recent packages `/status` lists.
 const RECENT: usize = 50;
@@ -56,7 +56,8 @@ pub struct StatusBoard {
     pub folders: Vec<FolderStatus>,
     pub queue_depth: usize,
     pub in_flight: usize,
-    pub alerts_pending: i64,
+    /// Alert outbox per sink: pending, delivered, dead, last error.
+    pub alerts: Vec<SinkCounts>,
     pub recent: VecDeque<RecentPackage>,
 }
 
@@ -90,6 +91,11 @@ impl Shared {
 
     pub fn store(&self) -> MutexGuard<'_, HistoryStore> {
         lock(&self.store)
+    }
+
+    /// The store's lock itself, for code that locks it briefly and often (alert delivery).
+    pub fn store_mutex(&self) -> &Mutex<HistoryStore> {
+        &self.store
     }
 
     pub fn status(&self) -> MutexGuard<'_, StatusBoard> {

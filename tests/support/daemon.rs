@@ -24,6 +24,8 @@ path = "state/alerts.jsonl"
 /// A temporary daemon root: `config.toml`, `drop/`, `reports/`, `state/`.
 pub struct Root {
     pub dir: tempfile::TempDir,
+    /// Environment variables given to every daemon started on this root.
+    pub env: Vec<(String, String)>,
 }
 
 impl Root {
@@ -39,7 +41,10 @@ impl Root {
         std::fs::write(dir.path().join("config.toml"), format!("{config}\n{rest}"))
             .expect("write config");
         std::fs::create_dir_all(dir.path().join("drop")).expect("create drop/");
-        Self { dir }
+        Self {
+            dir,
+            env: Vec::new(),
+        }
     }
 
     pub fn path(&self, relative: &str) -> PathBuf {
@@ -58,6 +63,7 @@ impl Root {
             .arg(self.config())
             .current_dir(self.dir.path())
             .env("SOLGUARD_LOG", "info")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
@@ -84,6 +90,7 @@ impl Root {
             .args(extra)
             .current_dir(self.dir.path())
             .env("SOLGUARD_LOG", "info")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .output()
             .expect("run solguard watch --once");
         (

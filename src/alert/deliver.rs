@@ -1,0 +1,139 @@
+//! Delivery rounds over the outbox for one sink: alerts past the sink's maximum age are marked
+//! dead, the rest are delivered oldest first (or, for a digest sink, together as one message
+//! when the digest is due). A failure schedules the next attempt with exponential backoff and
+//! jitter and ends the round, so a receiver that is down is not hammered.
+
+use std::hash::{BuildHasher, Hasher};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use super::{Alert, Delivery, Sink};
+use crate::config::{AlertSinkConfig, DeliveryPolicy};
+use crate::history::{unix_ms, HistoryError, HistoryStore, OutboxEntry};
+
+/// Exponential backoff with ±25% jitter.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl Backoff {
+    pub fn of(policy: &DeliveryPolicy) -> Self {
+        Self {
+            initial: policy.retry_initial,
+            max: policy.retry_max,
+        }
+    }
+
+    /// Delay before the attempt after `failures` failed ones; `unit` in [0, 1) picks the
+    /// jitter.
+    pub fn delay(&self, failures: u32, unit: f64) -> Duration {
+        let base = self
+            .initial
+            .saturating_mul(1u32 << failures.min(20))
+            .min(self.max);
+        base.mul_f64(0.75 + unit.clamp(0.0, 1.0) * 0.5)
+    }
+}
+
+/// A number in [0, 1) that differs per call (jitter; not for anything secret).
+fn jitter_unit() -> f64 {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// What a round did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoundOutcome {
+    pub delivered: usize,
+    pub failed: usize,
+    pub dead: usize,
+    pub error: Option<String>,
+}
+
+fn now_rfc3339() -> String {
+    crate::run::now_rfc3339()
+}
+
+/// Delivers what is due for `sink`. A digest sink sends only when `digest_due`.
+pub fn deliver_due(
+    store: &Mutex<HistoryStore>,
+    sink: &AlertSinkConfig,
+    digest_due: bool,
+) -> Result<RoundOutcome, HistoryError> {
+    let lock = || store.lock().unwrap_or_else(PoisonError::into_inner);
+    let now = unix_ms();
+    let mut outcome = RoundOutcome::default();
+    let due = lock().due_alerts(&sink.name, now, 500)?;
+    let max_age = sink.delivery.max_age.as_millis() as i64;
+    let (expired, live): (Vec<OutboxEntry>, Vec<OutboxEntry>) =
+        due.into_iter().partition(|e| now - e.created_ms > max_age);
+    if !expired.is_empty() {
+        let ids: Vec<i64> = expired.iter().map(|e| e.id).collect();
+        lock().mark_dead(&ids, &now_rfc3339())?;
+        outcome.dead = ids.len();
+    }
+    let mut parsed = Vec::with_capacity(live.len());
+    for entry in live {
+        match serde_json::from_str::<Alert>(&entry.payload) {
+            Ok(alert) => parsed.push((entry, alert)),
+            Err(error) => {
+                lock().mark_failed(&[entry.id], &format!("unreadable alert: {error}"), i64::MAX)?;
+                outcome.dead += 1;
+            }
+        }
+    }
+    if parsed.is_empty() {
+        return Ok(outcome);
+    }
+    let backoff = Backoff::of(&sink.delivery);
+    let deliverer = Sink { config: sink };
+    let batches: Vec<(Vec<&OutboxEntry>, Delivery)> = if sink.route.digest.is_some() {
+        if !digest_due {
+            return Ok(outcome);
+        }
+        let alerts = parsed.iter().map(|(_, a)| a.clone()).collect();
+        vec![(
+            parsed.iter().map(|(e, _)| e).collect(),
+            Delivery::digest(alerts),
+        )]
+    } else {
+        parsed
+            .iter()
+            .map(|(entry, alert)| {
+                (
+                    vec![entry],
+                    Delivery {
+                        idempotency_key: entry.idempotency_key.clone(),
+                        alerts: vec![alert.clone()],
+                    },
+                )
+            })
+            .collect()
+    };
+    for (entries, delivery) in batches {
+        let ids: Vec<i64> = entries.iter().map(|e| e.id).collect();
+        match deliverer.deliver(&delivery) {
+            Ok(()) => {
+                lock().mark_delivered(&ids, &now_rfc3339())?;
+                outcome.delivered += ids.len();
+            }
+            Err(error) => {
+                let failures = entries.iter().map(|e| e.attempts).max().unwrap_or(0) as u32;
+                let next = now + backoff.delay(failures, jitter_unit()).as_millis() as i64;
+                let message = error.to_string();
+                lock().mark_failed(&ids, &message, next)?;
+                outcome.failed += ids.len();
+                outcome.error = Some(message);
+                break;
+            }
+        }
+    }
+    Ok(outcome)
+}

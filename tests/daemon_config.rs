@@ -160,3 +160,78 @@ fn moves_never_overwrite_and_number_the_newcomer() {
     let moved = move_into(&tree, &dest).unwrap();
     assert!(moved.join("Other").is_dir());
 }
+
+#[test]
+fn alert_sinks_parse_with_routes_and_hidden_secrets() {
+    use solguard::config::{AlertSinkKind, SmtpSecurity};
+    std::env::set_var(
+        "SOLGUARD_CONFIG_TEST_URL",
+        "https://hooks.example.test/T0/B0/tok3n",
+    );
+    let text = r#"
+[[alerts]]
+type = "webhook"
+name = "hook"
+url = "${SOLGUARD_CONFIG_TEST_URL}"
+secret = "${SOLGUARD_CONFIG_TEST_URL}"
+headers = { "X-Team" = "gov" }
+min_severity = "error"
+rules = ["data-loss-risk"]
+solutions = ["Contoso*"]
+timeout_s = 3
+
+[[alerts]]
+type = "slack"
+url = "https://hooks.slack.example.test/plain"
+mode = "digest"
+digest_minutes = 30
+
+[[alerts]]
+type = "email"
+host = "smtp.example.test"
+security = "tls"
+from = "solguard@example.test"
+to = ["a@example.test", "b@example.test"]
+"#;
+    let config = Config::parse(text, Path::new("alerts.toml")).unwrap();
+    let hook = &config.alerts[0];
+    assert_eq!(hook.route.min_severity, Severity::Error);
+    assert_eq!(hook.route.rules, ["data-loss-risk"]);
+    assert!(hook.route.solutions[0].matches("ContosoCore"));
+    assert_eq!(hook.delivery.timeout, Duration::from_secs(3));
+    let AlertSinkKind::Webhook { url, headers, .. } = &hook.kind else {
+        panic!("webhook expected");
+    };
+    assert_eq!(url.expose(), "https://hooks.example.test/T0/B0/tok3n");
+    assert_eq!(headers[0].0, "X-Team");
+    assert!(
+        !format!("{config:?}").contains("tok3n"),
+        "secrets stay out of Debug"
+    );
+    assert_eq!(config.alerts[1].name, "slack-1");
+    assert_eq!(
+        config.alerts[1].route.digest,
+        Some(Duration::from_secs(1800))
+    );
+    assert!(matches!(
+        config.alerts[2].kind,
+        AlertSinkKind::Email { port: 465, security: SmtpSecurity::Tls, ref to, .. } if to.len() == 2
+    ));
+
+    let broken = "[[alerts]]\ntype = \"email\"\nhost = \"h\"\nsecurity = \"ssl\"\n[[alerts]]\ntype = \"webhook\"\nmode = \"burst\"\n";
+    let message = Config::parse(broken, Path::new("b.toml"))
+        .unwrap_err()
+        .to_string();
+    for expected in [
+        "`alerts[0].security`: expected \"starttls\", \"tls\" or \"plain\"",
+        "`alerts[0].from`: required",
+        "`alerts[0].to`: required",
+        "`alerts[1].mode`: expected \"package\" or \"digest\"",
+        "`alerts[1].url`: required",
+    ] {
+        assert!(
+            message.contains(expected),
+            "missing {expected:?} in:\n{message}"
+        );
+    }
+}

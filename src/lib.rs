@@ -9,9 +9,10 @@
 //! - [`history`] keeps every checked release in an embedded database.
 //! - [`report`] renders a run's outcome and [`alert`] builds and delivers alerts (outputs).
 //! - [`run`] drives one-shot runs over a list of packages (`check`); [`watch`] is the daemon on
-//!   drop folders. The binary's `cli` sits on top.
+//!   drop folders; [`audit`] reads a whole release repository. The binary's `cli` sits on top.
 
 pub mod alert;
+pub mod audit;
 pub mod config;
 pub mod eval;
 pub mod history;

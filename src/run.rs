@@ -100,6 +100,7 @@ pub fn assess(
             .as_ref()
             .map(|previous| diff(previous, package).data_losses())
             .unwrap_or_default(),
+        stream: None,
     };
     Assessment { report, record }
 }

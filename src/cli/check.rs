@@ -1,21 +1,21 @@
 //! `solguard check PATH...`: the CI gate. Evaluates packages in argument order and exits 0 when
 //! nothing reaches `--fail-on`, 1 when something does, 2 on usage, config or policy errors.
 
-use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use clap::{Args, ValueEnum};
+use clap::Args;
 
 use solguard::alert::{alert_for, deliver_due, outbox_rows};
 use solguard::config::Config;
 use solguard::eval::{Evaluator, Target};
 use solguard::history::HistoryStore;
 use solguard::package::discover;
-use solguard::policy::Severity;
-use solguard::report::{render, write_atomic, RenderOptions, Report, ReportFormat};
+use solguard::report::Report;
 use solguard::run::check_packages;
+
+use super::output::{write_report, OutputArgs};
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -34,57 +34,17 @@ pub struct CheckArgs {
     /// History database (SQLite): previous releases are read from it and results recorded to it.
     #[arg(long)]
     history: Option<PathBuf>,
-    /// Report format: human, json, markdown, html, sarif or junit; repeatable with --report-dir.
-    #[arg(long = "format", value_name = "FORMAT", value_parser = parse_format)]
-    formats: Vec<ReportFormat>,
-    /// Write one report file per format here (solguard-report.json, .md, .html, .sarif,
-    /// .junit.xml; formats from --format, else the config's [report] formats) and print the
-    /// human summary.
-    #[arg(long, value_name = "DIR")]
-    report_dir: Option<PathBuf>,
-    /// Write the report to this file instead of standard output (one format only).
-    #[arg(long, conflicts_with = "report_dir")]
-    output: Option<PathBuf>,
-    /// Human output: only packages that did not pass.
-    #[arg(long, short)]
-    quiet: bool,
     /// Send alerts for packages that did not pass through the config's [[alerts]] sinks. With
     /// --history, alerts are kept in its outbox: each is sent once, and one that could not be
     /// delivered is sent by the next run.
     #[arg(long)]
     alert: bool,
-    /// Fail (exit 1) when a finding has this severity or worse (JUnit reports fail the same).
-    #[arg(long, value_enum, default_value_t = FailOn::Error)]
-    fail_on: FailOn,
-}
-
-fn parse_format(text: &str) -> Result<ReportFormat, String> {
-    ReportFormat::parse(text).ok_or_else(|| {
-        format!("unknown format {text:?} (expected human, json, markdown, html, sarif or junit)")
-    })
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum FailOn {
-    Error,
-    Warning,
-    Info,
-    Never,
-}
-
-impl FailOn {
-    fn threshold(self) -> Option<Severity> {
-        match self {
-            Self::Error => Some(Severity::Error),
-            Self::Warning => Some(Severity::Warning),
-            Self::Info => Some(Severity::Info),
-            Self::Never => None,
-        }
-    }
+    #[command(flatten)]
+    output: OutputArgs,
 }
 
 /// `NAME=VERSION`, or a bare `VERSION` that names itself.
-fn parse_target(text: &str) -> anyhow::Result<Target> {
+pub(super) fn parse_target(text: &str) -> anyhow::Result<Target> {
     let (name, version) = match text.split_once('=') {
         Some((name, version)) => (name.trim(), version.trim()),
         None => (text.trim(), text.trim()),
@@ -123,7 +83,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         bail!("--alert needs [[alerts]] sinks in the config (--config FILE)");
     }
     let report = check_packages(&mut evaluator, &packages, store.as_ref())?;
-    write_report(args, &config, &report)?;
+    write_report(&args.output, &config, &report, "solguard-report")?;
     if args.alert {
         let store = match store {
             Some(store) => store,
@@ -131,10 +91,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         };
         send_alerts(&config, &report, store)?;
     }
-    let failed = match (args.fail_on.threshold(), report.worst()) {
-        (Some(threshold), Some(worst)) => worst >= threshold,
-        _ => false,
-    };
+    let failed = args.output.failed(report.worst());
     Ok(if failed {
         ExitCode::from(1)
     } else {
@@ -142,7 +99,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn today() -> time::Date {
+pub(super) fn today() -> time::Date {
     time::OffsetDateTime::now_utc().date()
 }
 
@@ -169,60 +126,6 @@ fn send_alerts(config: &Config, report: &Report, store: HistoryStore) -> anyhow:
                 "warning: alerts to {}: {} delivered, {} not delivered ({error}); they stay queued",
                 sink.name, outcome.delivered, outcome.failed
             );
-        }
-    }
-    Ok(())
-}
-
-/// Colours for people at a terminal, unless `NO_COLOR` is set (https://no-color.org).
-fn use_color() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
-
-fn write_report(args: &CheckArgs, config: &Config, report: &Report) -> anyhow::Result<()> {
-    let options = RenderOptions {
-        fail_on: args.fail_on.threshold(),
-        color: false,
-        quiet: args.quiet,
-    };
-    if let Some(dir) = &args.report_dir {
-        let formats = if args.formats.is_empty() {
-            config.report_formats.clone()
-        } else {
-            args.formats.clone()
-        };
-        for format in formats.into_iter().filter(|f| *f != ReportFormat::Human) {
-            let path = dir.join(format!("solguard-report.{}", format.extension()));
-            let bytes = render(report, format, &options)?;
-            write_atomic(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
-        }
-        let human = RenderOptions {
-            color: use_color(),
-            ..options
-        };
-        std::io::stdout()
-            .lock()
-            .write_all(&render(report, ReportFormat::Human, &human)?)?;
-        return Ok(());
-    }
-    let format = match args.formats.as_slice() {
-        [] => ReportFormat::Human,
-        [one] => *one,
-        _ => bail!("several --format values need --report-dir DIR (one file per format)"),
-    };
-    match &args.output {
-        Some(path) => {
-            let bytes = render(report, format, &options)?;
-            write_atomic(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
-        }
-        None => {
-            let options = RenderOptions {
-                color: format == ReportFormat::Human && use_color(),
-                ..options
-            };
-            std::io::stdout()
-                .lock()
-                .write_all(&render(report, format, &options)?)?;
         }
     }
     Ok(())

@@ -1,10 +1,12 @@
 //! Command-line interface: argument parsing, logging setup and dispatch to subcommands.
 //! Exit codes: 0 success, 1 the command's check failed, 2 usage or input error.
 
+mod audit;
 mod check;
 mod diff;
 mod history;
 mod inspect;
+mod output;
 mod policy;
 mod watch;
 
@@ -36,6 +38,8 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Evaluate policies on packages; exit 1 when findings reach --fail-on.
     Check(check::CheckArgs),
+    /// Audit release repositories: every solution's release stream at once.
+    Audit(audit::AuditArgs),
     /// Compare two packages component by component (what an upgrade deletes).
     Diff(diff::DiffArgs),
     /// List solutions and their accepted and rejected releases in the history database.
@@ -66,6 +70,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::Audit(args) => audit::run(&args),
         Command::Policy(command) => policy::run(&command),
         Command::Diff(args) => diff::run(&args),
         Command::History(args) => history::run(&args),

@@ -200,21 +200,33 @@ impl<'a> Evaluator<'a> {
             file: file.into(),
             line: error.line().unwrap_or(1),
         });
-        let finding = Finding {
-            rule: PACKAGE_FORMAT_RULE.into(),
-            code: error.code().into(),
-            severity: Severity::Error,
-            message: error.to_string(),
-            location,
-            hint: Some("Check the file: it must be a solution exported from Dataverse, complete and unmodified.".into()),
-            waived: None,
-        };
         let name = error
             .path()
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        self.apply_waivers(&name, "", vec![finding])
+        self.unreadable_as(&name, error.code(), &error.to_string(), location)
+    }
+
+    /// The `package-format` finding for the file `name` that could not be read, from the
+    /// error's code, message and location (as kept by a cache).
+    pub fn unreadable_as(
+        &mut self,
+        name: &str,
+        code: &str,
+        message: &str,
+        location: Option<Location>,
+    ) -> Vec<Finding> {
+        let finding = Finding {
+            rule: PACKAGE_FORMAT_RULE.into(),
+            code: code.into(),
+            severity: Severity::Error,
+            message: message.into(),
+            location,
+            hint: Some("Check the file: it must be a solution exported from Dataverse, complete and unmodified.".into()),
+            waived: None,
+        };
+        self.apply_waivers(name, "", vec![finding])
     }
 
     fn apply_waivers(

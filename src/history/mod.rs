@@ -5,6 +5,7 @@
 //! concurrent readers, and a killed process never leaves it corrupt. The schema is versioned
 //! and migrated forward on open.
 
+mod audit;
 mod outbox;
 mod processed;
 
@@ -88,6 +89,23 @@ CREATE TABLE outbox (
 );
 CREATE INDEX processed_recent ON processed (processed_at);
 CREATE INDEX outbox_pending ON outbox (sink, id) WHERE delivered_at IS NULL AND dead_at IS NULL;
+"#,
+    r#"
+CREATE TABLE audit_files (
+    path        TEXT PRIMARY KEY,
+    size        INTEGER NOT NULL,
+    modified_ns INTEGER NOT NULL,
+    sha256      TEXT NOT NULL
+);
+CREATE TABLE parsed (
+    sha256  TEXT PRIMARY KEY,
+    outcome TEXT NOT NULL
+);
+CREATE TABLE audit_baselines (
+    repository  TEXT NOT NULL,
+    finding_key TEXT NOT NULL,
+    PRIMARY KEY (repository, finding_key)
+);
 "#,
 ];
 

@@ -14,6 +14,7 @@ mod folder;
 mod limits;
 mod manifest;
 mod model;
+mod nested;
 mod version;
 mod xml;
 mod zipped;
@@ -33,6 +34,7 @@ pub use model::{
     Location, ManagedState, MissingDependency, OptionSet, OptionValue, Package, PackageWarning,
     ParentSolution, Publisher, Relationship, RootComponent, Source, SourceKind,
 };
+pub use nested::read_nested;
 pub use version::{SolutionVersion, VersionError, MAX_VERSION_PARTS};
 
 use customizations::Components;

@@ -168,6 +168,60 @@ fn package_section(report: &Report, index: usize, package: &PackageReport) -> Ma
     }
 }
 
+/// Streams as timeline tables, worst problems and skipped files of an audit.
+fn audit_section(report: &Report) -> Markup {
+    let Some(audit) = &report.audit else {
+        return html! {};
+    };
+    html! {
+        h2 { "Release streams" }
+        p.muted { (audit.files) " files, " (audit.read) " read, " (audit.cached) " from the cache, "
+            (audit.skipped.len()) " skipped; releases ordered by " (audit.order) "." }
+        @let worst = report.worst_findings(10);
+        @if !worst.is_empty() {
+            h3 { "Worst problems" }
+            table.worst {
+                tbody {
+                    @for (package, finding) in worst {
+                        tr {
+                            td { span.badge.(finding.severity.to_string()) { (finding.severity.to_string()) } }
+                            td { (package_title(package)) }
+                            td { code { (finding.rule) "/" (finding.code) } }
+                            td { (finding.message) }
+                        }
+                    }
+                }
+            }
+        }
+        @for stream in &report.streams {
+            section.stream {
+                h3 { (stream.unique_name) }
+                table.timeline-table {
+                    thead { tr { th { "Version" } th { "Date" } th { "File" } th { "Publisher" } th { "Managed" } th { "Platform" } th { "Verdict" } th { "Findings" } } }
+                    tbody {
+                        @for release in &stream.releases {
+                            tr {
+                                td { strong { (release.version) } }
+                                td { (release.date.get(..10).unwrap_or(&release.date)) }
+                                td { code { (release.file) } }
+                                td { (release.publisher) }
+                                td { (release.managed) }
+                                td { (release.platform_version.clone().unwrap_or_default()) }
+                                td { span.badge.(verdict_class(release.verdict)) { (release.verdict.as_str()) } }
+                                td { @for code in &release.findings { code { (code) } " " } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if !audit.skipped.is_empty() {
+            h3 { "Skipped files (not solution packages)" }
+            ul { @for skipped in &audit.skipped { li { code { (skipped.path) } ": " (skipped.reason) } } }
+        }
+    }
+}
+
 fn page(report: &Report) -> Markup {
     let s = &report.summary;
     let verdict = report.verdict();
@@ -228,6 +282,7 @@ fn page(report: &Report) -> Markup {
                         @for (index, package) in report.packages.iter().enumerate() {
                             (package_section(report, index, package))
                         }
+                        (audit_section(report))
                         @if !report.findings.is_empty() {
                             h2 { "About the run" }
                             @let findings: Vec<&Finding> = report.findings.iter().collect();

@@ -87,6 +87,84 @@ fn write_finding(
     Ok(())
 }
 
+/// Streams, worst problems, skipped files and counters of an audit.
+fn write_audit(out: &mut impl Write, paint: &Paint, report: &Report) -> io::Result<()> {
+    let Some(audit) = &report.audit else {
+        return Ok(());
+    };
+    writeln!(out, "\nRelease streams ({}):", report.streams.len())?;
+    for stream in &report.streams {
+        writeln!(
+            out,
+            "  {} ({} releases)",
+            stream.unique_name,
+            stream.releases.len()
+        )?;
+        for release in &stream.releases {
+            let file = std::path::Path::new(&release.file).file_name().map_or_else(
+                || release.file.clone(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            writeln!(
+                out,
+                "    {} {:<14} {} {} {} {} platform {}{}",
+                paint.verdict(release.verdict),
+                release.version,
+                release.date.get(..10).unwrap_or(&release.date),
+                file,
+                release.publisher,
+                release.managed,
+                release.platform_version.as_deref().unwrap_or("?"),
+                if release.findings.is_empty() {
+                    String::new()
+                } else {
+                    format!("  [{}]", release.findings.join(", "))
+                }
+            )?;
+        }
+    }
+    let worst = report.worst_findings(10);
+    if !worst.is_empty() {
+        writeln!(out, "\nWorst problems:")?;
+        for (package, finding) in worst {
+            let name = match (&package.unique_name, &package.version) {
+                (Some(n), Some(v)) => format!("{n} {v}"),
+                _ => package.path.display().to_string(),
+            };
+            writeln!(
+                out,
+                "  {} {name} [{}/{}]: {}",
+                paint.severity(finding.severity, false),
+                finding.rule,
+                finding.code,
+                finding.message
+            )?;
+        }
+    }
+    if !audit.skipped.is_empty() {
+        writeln!(out, "\nSkipped (not solution packages):")?;
+        for skipped in &audit.skipped {
+            writeln!(out, "  {}: {}", skipped.path, skipped.reason)?;
+        }
+    }
+    if let Some(new) = &audit.new_findings {
+        writeln!(
+            out,
+            "\n{} new finding(s) since the previous audit",
+            new.len()
+        )?;
+    }
+    writeln!(
+        out,
+        "\nAudit: {} files, {} read, {} from the cache, {} skipped; order by {}",
+        audit.files,
+        audit.read,
+        audit.cached,
+        audit.skipped.len(),
+        audit.order
+    )
+}
+
 pub fn write_human(
     out: &mut impl Write,
     report: &Report,
@@ -124,6 +202,7 @@ pub fn write_human(
     for finding in &report.findings {
         write_finding(out, &paint, finding, "")?;
     }
+    write_audit(out, &paint, report)?;
     let s = &report.summary;
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     writeln!(

@@ -115,6 +115,71 @@ fn write_data_loss(out: &mut impl Write, package: &PackageReport) -> io::Result<
     Ok(())
 }
 
+/// Streams (a timeline table each), worst problems and skipped files of an audit.
+fn write_audit(out: &mut impl Write, report: &Report) -> io::Result<()> {
+    let Some(audit) = &report.audit else {
+        return Ok(());
+    };
+    writeln!(
+        out,
+        "\n## Release streams\n\n{} files, {} read, {} from the cache, {} skipped; releases ordered by {}.",
+        audit.files,
+        audit.read,
+        audit.cached,
+        audit.skipped.len(),
+        audit.order
+    )?;
+    let worst = report.worst_findings(10);
+    if !worst.is_empty() {
+        writeln!(out, "\n### Worst problems\n")?;
+        for (package, finding) in worst {
+            writeln!(
+                out,
+                "- **{}** {} `{}/{}`: {}",
+                finding.severity,
+                title(package),
+                finding.rule,
+                finding.code,
+                escape(&finding.message)
+            )?;
+        }
+    }
+    for stream in &report.streams {
+        writeln!(out, "\n### {}\n", escape(&stream.unique_name))?;
+        writeln!(
+            out,
+            "| Version | Date | File | Publisher | Managed | Platform | Verdict | Findings |"
+        )?;
+        writeln!(out, "|---|---|---|---|---|---|---|---|")?;
+        for release in &stream.releases {
+            writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                escape(&release.version),
+                release.date.get(..10).unwrap_or(&release.date),
+                escape(&release.file),
+                escape(&release.publisher),
+                escape(&release.managed),
+                escape(release.platform_version.as_deref().unwrap_or("-")),
+                verdict_mark(release.verdict),
+                escape(&release.findings.join(", "))
+            )?;
+        }
+    }
+    if !audit.skipped.is_empty() {
+        writeln!(out, "\n### Skipped files\n")?;
+        for skipped in &audit.skipped {
+            writeln!(
+                out,
+                "- `{}`: {}",
+                skipped.path.replace('`', "'"),
+                escape(&skipped.reason)
+            )?;
+        }
+    }
+    Ok(())
+}
+
 pub fn write_markdown(out: &mut impl Write, report: &Report) -> io::Result<()> {
     let summary = &report.summary;
     let overall = report.verdict();
@@ -186,6 +251,7 @@ pub fn write_markdown(out: &mut impl Write, report: &Report) -> io::Result<()> {
             writeln!(out, "\n</details>")?;
         }
     }
+    write_audit(out, report)?;
     if !report.findings.is_empty() {
         writeln!(out, "\n### Run")?;
         let findings: Vec<&Finding> = report.findings.iter().collect();

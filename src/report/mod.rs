@@ -49,6 +49,12 @@ pub struct Report {
     /// there is one, else from this run), accepted and rejected.
     #[serde(default)]
     pub history: Vec<SolutionHistory>,
+    /// In an audit: every release stream of the repository.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub streams: Vec<Stream>,
+    /// In an audit: counters, skipped files, new findings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditSummary>,
 }
 
 /// The releases of one solution.
@@ -86,6 +92,75 @@ pub struct PackageReport {
     /// What upgrading from the previous release would delete with its data.
     #[serde(default)]
     pub data_loss: Vec<DataLoss>,
+    /// In an audit: where the package stands in its solution's release stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamPosition>,
+}
+
+/// A package's place in its release stream (1-based).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamPosition {
+    pub solution: String,
+    pub position: usize,
+    pub of: usize,
+}
+
+/// One solution's releases in a repository, in release order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stream {
+    pub unique_name: String,
+    pub releases: Vec<StreamRelease>,
+}
+
+/// One release in an audited stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamRelease {
+    pub version: String,
+    /// The file's modification time (RFC 3339).
+    pub date: String,
+    pub file: String,
+    pub publisher: String,
+    pub managed: String,
+    /// Platform version it was exported from (`ImportExportXml version`).
+    pub platform_version: Option<String>,
+    pub verdict: Verdict,
+    pub accepted: bool,
+    /// Codes of its counting findings, `rule/code`.
+    pub findings: Vec<String>,
+}
+
+/// What an audit read and left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditSummary {
+    /// `mtime`, `version` or `path`.
+    pub order: String,
+    /// Files considered (zips, unpacked folders, solutions inside bundles).
+    pub files: usize,
+    /// Packages read (parsed) in this run.
+    pub read: usize,
+    /// Packages whose model came from the cache, not read again.
+    pub cached: usize,
+    /// Files that are not solution packages, with what they are.
+    pub skipped: Vec<Skipped>,
+    /// With a baseline: findings not seen by the previous audit.
+    pub new_findings: Option<Vec<NewFinding>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub path: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewFinding {
+    pub path: String,
+    pub solution: Option<String>,
+    pub version: Option<String>,
+    pub rule: String,
+    pub code: String,
+    pub severity: crate::policy::Severity,
+    pub message: String,
 }
 
 impl PackageReport {
@@ -103,6 +178,7 @@ impl PackageReport {
             previous_version: None,
             findings,
             data_loss: Vec::new(),
+            stream: None,
         }
     }
 }
@@ -154,6 +230,8 @@ impl Report {
             summary,
             rules: Vec::new(),
             history: Vec::new(),
+            streams: Vec::new(),
+            audit: None,
         }
     }
 
@@ -170,6 +248,23 @@ impl Report {
     /// The rule with `id`, if the run described it.
     pub fn rule(&self, id: &str) -> Option<&RuleInfo> {
         self.rules.iter().find(|r| r.id == id)
+    }
+
+    /// Up to `limit` counting findings, most severe first (package order within a severity).
+    pub fn worst_findings(&self, limit: usize) -> Vec<(&PackageReport, &Finding)> {
+        let mut all: Vec<(&PackageReport, &Finding)> = self
+            .packages
+            .iter()
+            .flat_map(|p| {
+                p.findings
+                    .iter()
+                    .filter(|f| f.counts())
+                    .map(move |f| (p, f))
+            })
+            .collect();
+        all.sort_by_key(|(_, f)| std::cmp::Reverse(f.severity));
+        all.truncate(limit);
+        all
     }
 
     /// The worst verdict of any package (`pass` for an empty report).

@@ -463,3 +463,67 @@ fn human_markdown_and_html_show_the_timelines() {
     let streams = scraper::Selector::parse("section.stream").unwrap();
     assert_eq!(page.select(&streams).count(), 6);
 }
+
+#[test]
+fn a_scheduled_audit_fires_and_alerts_only_on_new_findings() {
+    use support::daemon::{free_address, http_get, Root};
+    let address = free_address();
+    let config = "[[watch]]\npath = \"drop\"\n\n[[audit]]\nname = \"releases\"\nfolders = [\"releases\"]\nschedule = \"*/2 * * * * *\"\ntime_zone = \"Europe/Berlin\"\norder = \"version\"\n";
+    let root = Root::new("", config, Some(address));
+    let broken = |name: &str| {
+        package(&manifest(name, "1.0.0.0"), &[project(&[])])
+            .without("[Content_Types].xml")
+            .bytes()
+    };
+    std::fs::create_dir_all(root.path("releases")).unwrap();
+    std::fs::write(root.path("releases/Alpha_1_0_0_0.zip"), broken("Alpha")).unwrap();
+    let daemon = root.start();
+    let report = root.path("reports/audit-releases.json");
+    daemon.wait_for(20, || report.is_file() && root.alerts().len() == 1);
+    let alert = &root.alerts()[0];
+    assert_eq!(alert["source"], "audit:releases");
+    assert_eq!(alert["unique_name"], "Alpha");
+    let first = std::fs::metadata(&report).unwrap().modified().unwrap();
+    daemon.wait_for(20, || {
+        std::fs::metadata(&report).unwrap().modified().unwrap() > first
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        root.alerts().len(),
+        1,
+        "a finding already seen is not alerted again"
+    );
+    std::fs::write(root.path("releases/Beta_1_0_0_0.zip"), broken("Beta")).unwrap();
+    daemon.wait_for(20, || root.alerts().len() == 2);
+    assert_eq!(root.alerts()[1]["unique_name"], "Beta");
+    let (_, status) = http_get(address, "/status").unwrap();
+    let status: Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["audits"][0]["name"], "releases");
+    assert!(status["audits"][0]["next_run"]
+        .as_str()
+        .unwrap()
+        .contains('T'));
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(saved["streams"].as_array().unwrap().len(), 2);
+    assert!(daemon.stop().success());
+}
+
+#[test]
+fn a_bad_schedule_is_a_config_error_with_its_line() {
+    let text = "[[audit]]\nname = \"x\"\nfolders = [\"r\"]\nschedule = \"every day\"\ntime_zone = \"Mars/Olympus\"\n\n[[audit]]\nname = \"y\"\nfolders = [\"r\"]\nschedule = \"0 0 6 * * *\"\nalerts = [\"nowhere\"]\n";
+    let error = solguard::config::Config::parse(text, Path::new("a.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("a.toml:4:12: `audit[0].schedule`: not a cron expression"),
+        "{error}"
+    );
+    assert!(
+        error.contains("`audit[0].time_zone`: not an IANA time zone"),
+        "{error}"
+    );
+    assert!(
+        error.contains("no [[alerts]] sink is named \"nowhere\""),
+        "{error}"
+    );
+}

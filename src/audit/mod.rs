@@ -110,11 +110,10 @@ fn file_name_finding(package: &Package, path: &std::path::Path) -> Option<Findin
 pub fn audit(
     evaluator: &mut Evaluator<'_>,
     dirs: &[PathBuf],
-    store: Option<HistoryStore>,
+    store: Option<&Mutex<HistoryStore>>,
     options: &AuditOptions,
 ) -> Result<Report, HistoryError> {
-    let store = store.map(Mutex::new);
-    let (scanned, counts) = scan(dirs, store.as_ref(), options.workers)?;
+    let (scanned, counts) = scan(dirs, store, options.workers)?;
     let mut summary = AuditSummary {
         order: options.order.name().into(),
         files: scanned.len(),
@@ -276,7 +275,7 @@ pub fn audit(
         ))
     });
     let packages: Vec<PackageReport> = reports.into_iter().map(|(_, r)| r).collect();
-    if let (Some(repository), Some(store)) = (&options.baseline, &store) {
+    if let (Some(repository), Some(store)) = (&options.baseline, store) {
         let store = store
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -70,7 +70,10 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     let mut evaluator = Evaluator::new(&policies, settings, today());
     // One database for the cache and the baseline: --history, else the baseline file.
     let database = args.history.as_ref().or(args.baseline.as_ref());
-    let store = database.map(|p| HistoryStore::open(p)).transpose()?;
+    let store = database
+        .map(|p| HistoryStore::open(p))
+        .transpose()?
+        .map(std::sync::Mutex::new);
     let repository = args.baseline.as_ref().map(|_| {
         let mut dirs: Vec<String> = args
             .dirs
@@ -96,7 +99,7 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from)),
         baseline: repository,
     };
-    let report = audit(&mut evaluator, &args.dirs, store, &options)?;
+    let report = audit(&mut evaluator, &args.dirs, store.as_ref(), &options)?;
     write_report(&args.output, &config, &report, "solguard-audit")?;
     let worst = match report.audit.as_ref().and_then(|a| a.new_findings.as_ref()) {
         Some(new) => new.iter().map(|f| f.severity).max(),

@@ -7,6 +7,7 @@
 //! resolved against the config file's folder.
 
 mod alerts;
+mod audits;
 mod checker;
 mod daemon;
 
@@ -29,6 +30,7 @@ pub const DEFAULT_REPORT_FORMATS: [ReportFormat; 3] = [
 pub use alerts::{
     expand_env, AlertSinkConfig, AlertSinkKind, DeliveryPolicy, Route, Secret, SmtpSecurity,
 };
+pub use audits::AuditConfig;
 use checker::Checker;
 pub use daemon::{DaemonSettings, Disposition, WatchFolder, DEFAULT_STATUS};
 
@@ -51,6 +53,8 @@ pub struct Config {
     pub watches: Vec<WatchFolder>,
     /// `[[alerts]]`: where alerts go.
     pub alerts: Vec<AlertSinkConfig>,
+    /// `[[audit]]`: repositories audited on a schedule by the daemon.
+    pub audits: Vec<AuditConfig>,
     /// `[report] formats`: report files written per package (daemon) or per run
     /// (`check --report-dir`).
     pub report_formats: Vec<ReportFormat>,
@@ -137,6 +141,7 @@ impl Config {
             report_formats: DEFAULT_REPORT_FORMATS.to_vec(),
             ..Config::default()
         };
+        let mut audits = Vec::new();
         for (key, value) in root.get_ref() {
             match key.get_ref().as_ref() {
                 "policies" => checker.policies(value, &mut config),
@@ -147,14 +152,33 @@ impl Config {
                 "watch" => config.watches = checker.watches(value, values.get("watch")),
                 "alerts" => config.alerts = checker.alerts(value),
                 "report" => checker.report(value, &mut config.report_formats),
+                "audit" => audits = checker.audits(value, values.get("audit")),
                 other => checker.problem(
                     &key.span(),
                     other,
-                    "unknown key (expected policies, rules, targets, waivers, report, daemon, watch or alerts)",
+                    "unknown key (expected policies, rules, targets, waivers, report, daemon, watch, alerts or audit)",
                 ),
             }
         }
+        for (audit, span) in audits {
+            for sink in audit.alerts.iter().flatten() {
+                if !config.alerts.iter().any(|s| &s.name == sink) {
+                    checker.problem(
+                        &span,
+                        "audit.alerts",
+                        &format!("no [[alerts]] sink is named {sink:?}"),
+                    );
+                }
+            }
+            config.audits.push(audit);
+        }
         checker.finish(config, origin)
+    }
+
+    /// Evaluation settings for the scheduled audit `audit`: its rules and targets over the
+    /// global ones.
+    pub fn eval_for_audit(&self, audit: &AuditConfig) -> EvalSettings {
+        self.merged(&audit.rules, &audit.targets)
     }
 
     /// Loads the shipped policies plus those in `override_dir`, else in the configured folder,
@@ -170,11 +194,20 @@ impl Config {
     /// Evaluation settings for packages from `watch`: its rules over the global ones, its
     /// targets replacing global ones of the same name.
     pub fn eval_for(&self, watch: &WatchFolder) -> EvalSettings {
+        self.merged(&watch.rules, &watch.targets)
+    }
+
+    /// The global settings with `rules` over them and `targets` replacing same-named ones.
+    fn merged(
+        &self,
+        rules: &std::collections::BTreeMap<String, crate::eval::RuleSettings>,
+        targets: &[crate::eval::Target],
+    ) -> EvalSettings {
         let mut settings = self.eval.clone();
-        for (id, rule) in &watch.rules {
+        for (id, rule) in rules {
             settings.rules.insert(id.clone(), rule.clone());
         }
-        for target in &watch.targets {
+        for target in targets {
             settings.targets.retain(|t| t.name != target.name);
             settings.targets.push(target.clone());
         }

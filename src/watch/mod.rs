@@ -7,7 +7,8 @@
 //! its alerts in the history database in one transaction, delivers the alerts, and moves the
 //! package by verdict when the folder says so. Rules reload on SIGHUP or when the config or a
 //! policy changes, only when all of the new rules are valid. A status server answers
-//! `/healthz`, `/metrics` and `/status`.
+//! `/healthz`, `/metrics` and `/status`. `[[audit]]` entries audit release repositories on a cron
+//! schedule, alerting only on findings new since their previous run.
 
 mod candidates;
 mod daemon;
@@ -15,6 +16,7 @@ mod disposition;
 mod metrics;
 mod outbox;
 mod process;
+mod schedule;
 mod shared;
 mod snapshot;
 mod sources;
@@ -168,10 +170,20 @@ pub async fn run(options: WatchOptions) -> Result<RunSummary, WatchError> {
         }
         tokio::spawn(status::serve(listener, Arc::clone(&shared), stopped.clone()))
     });
+    let audits = (!options.once).then(|| {
+        tokio::spawn(schedule::run(
+            Arc::clone(&shared),
+            snapshot_updates.clone(),
+            stopped.clone(),
+        ))
+    });
     let deliverer = tokio::spawn(outbox::run(Arc::clone(&shared), snapshot_updates, stopped));
     let daemon = daemon::Daemon::new(options.source, Arc::clone(&shared), snapshots, options.once);
     let summary = daemon.run().await;
     let _ = stop.send(true);
+    if let Some(audits) = audits {
+        let _ = audits.await;
+    }
     let _ = deliverer.await;
     if let Some(server) = server {
         let _ = server.await;

@@ -56,6 +56,8 @@ pub struct StatusBoard {
     pub folders: Vec<FolderStatus>,
     pub queue_depth: usize,
     pub in_flight: usize,
+    /// Scheduled audits: next and last run.
+    pub audits: Vec<super::schedule::AuditStatus>,
     /// Alert outbox per sink: pending, delivered, dead, last error.
     pub alerts: Vec<SinkCounts>,
     pub recent: VecDeque<RecentPackage>,

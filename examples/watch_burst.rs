@@ -11,72 +11,12 @@
 //! cargo build --release && cargo run --release --example watch_burst -- [COUNT] [SETTLE_MS] [rename|copy]
 //! ```
 
-use std::io::{Read, Write};
+#[path = "support/corpus_copies.rs"]
+mod corpus_copies;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
-
-const SOURCES: &[&str] = &[
-    "powerapps-tools/PowerPlatformAdmin_1_0_0_40.zip",
-    "SparkleXrm/SparkleXrm_0_1_2_managed.zip",
-    "pnp-powerplatform-samples/IncidentReporting_1_0_0_4.zip",
-    "pnp-powerplatform-samples/GymMembershipRegistration_1_0_0_2.zip",
-    "PowerApps-Samples/WebAPIBasicOperations_1_0_0_1_managed.zip",
-    "PowerApps-Samples/Success_1_1_0_0.zip",
-    "powerapps-tools/CenterofExcellenceAuditComponents_1_21_managed.zip",
-    "pnp-powerplatform-samples/ShopSenseSolutions_1_0_0_4.zip",
-];
-
-fn corpus() -> PathBuf {
-    std::env::var_os("SOLGUARD_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"))
-}
-
-fn find(corpus: &Path, relative: &str) -> Option<PathBuf> {
-    let direct = corpus.join(relative);
-    if direct.is_file() {
-        return Some(direct);
-    }
-    // Fall back to the file name anywhere in the corpus.
-    let name = Path::new(relative).file_name()?;
-    let mut stack = vec![corpus.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).ok()?.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.file_name() == Some(name) {
-                return Some(path);
-            }
-        }
-    }
-    None
-}
-
-/// A copy of `source` whose solution unique name is prefixed with `prefix`.
-fn renamed_copy(source: &Path, prefix: &str, to: &Path) -> zip::result::ZipResult<()> {
-    let mut archive = zip::ZipArchive::new(std::fs::File::open(source)?)?;
-    let mut writer = zip::ZipWriter::new(std::fs::File::create(to)?);
-    for index in 0..archive.len() {
-        let name = archive.by_index_raw(index)?.name()?.into_owned();
-        if name.eq_ignore_ascii_case("solution.xml") {
-            let mut xml = Vec::new();
-            archive.by_index(index)?.read_to_end(&mut xml)?;
-            let marker = b"<UniqueName>";
-            if let Some(at) = xml.windows(marker.len()).position(|w| w == marker) {
-                let insert = at + marker.len();
-                xml.splice(insert..insert, prefix.bytes());
-            }
-            writer.start_file(name, zip::write::SimpleFileOptions::default())?;
-            writer.write_all(&xml)?;
-        } else {
-            writer.raw_copy_file(archive.by_index_raw(index)?)?;
-        }
-    }
-    writer.finish()?;
-    Ok(())
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -106,8 +46,11 @@ fn main() {
         binary.is_file(),
         "build the release binary first: cargo build --release"
     );
-    let corpus = corpus();
-    let sources: Vec<PathBuf> = SOURCES.iter().filter_map(|s| find(&corpus, s)).collect();
+    let corpus = corpus_copies::corpus();
+    let sources: Vec<PathBuf> = corpus_copies::SOURCES
+        .iter()
+        .filter_map(|s| corpus_copies::find(&corpus, s))
+        .collect();
     assert!(
         !sources.is_empty(),
         "no corpus packages under {}",
@@ -123,7 +66,8 @@ fn main() {
         let source = &sources[index % sources.len()];
         let name = format!("Burst{index:04}.zip");
         let path = staging.join(&name);
-        renamed_copy(source, &format!("Burst{index:04}"), &path).expect("build package");
+        corpus_copies::renamed_copy(source, &format!("Burst{index:04}"), None, &path)
+            .expect("build package");
         bytes += std::fs::metadata(&path).unwrap().len();
         staged.push((name, path));
     }

@@ -75,17 +75,7 @@ fn symlink_tree(dir: &Path) {
 
 fn cases() -> Vec<Case> {
     let whole = ZipBuilder::with_manifest(&named("Truncated")).bytes();
-    let laughs = format!(
-        "<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [<!ENTITY lol \"lol\">{}]>\n{}",
-        (1..10)
-            .map(|i| format!(
-                "<!ENTITY lol{i} \"{}\">",
-                format!("&lol{};", i - 1).repeat(10)
-            ))
-            .collect::<String>()
-            .replace("&lol0;", "&lol;"),
-        Manifest::default().xml().replace("ContosoCore", "&lol9;")
-    );
+    let laughs = support::billion_laughs();
     let external = format!(
         "<!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>{}",
         support::customizations(&[], "").replace("<Roles />", "<Roles>&x;</Roles>")

@@ -7,11 +7,10 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 
 use solguard::audit::{audit, AuditOptions, Order};
-use solguard::config::Config;
 use solguard::eval::Evaluator;
 use solguard::history::HistoryStore;
 
-use super::check::{parse_target, today};
+use super::check::{load_rules, today};
 use super::output::{write_report, OutputArgs};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -56,17 +55,11 @@ pub struct AuditArgs {
 }
 
 pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
-    let config = match &args.config {
-        Some(path) => Config::load(path)?,
-        None => Config::default(),
-    };
-    let policies = config.load_policies(args.policies.as_deref())?;
-    let mut settings = config.eval.clone();
-    for text in &args.targets {
-        let target = parse_target(text)?;
-        settings.targets.retain(|t| t.name != target.name);
-        settings.targets.push(target);
-    }
+    let (config, policies, settings) = load_rules(
+        args.config.as_deref(),
+        args.policies.as_deref(),
+        &args.targets,
+    )?;
     let mut evaluator = Evaluator::new(&policies, settings, today());
     // One database for the cache and the baseline: --history, else the baseline file.
     let database = args.history.as_ref().or(args.baseline.as_ref());

@@ -44,7 +44,7 @@ pub struct CheckArgs {
 }
 
 /// `NAME=VERSION`, or a bare `VERSION` that names itself.
-pub(super) fn parse_target(text: &str) -> anyhow::Result<Target> {
+fn parse_target(text: &str) -> anyhow::Result<Target> {
     let (name, version) = match text.split_once('=') {
         Some((name, version)) => (name.trim(), version.trim()),
         None => (text.trim(), text.trim()),
@@ -61,17 +61,11 @@ pub(super) fn parse_target(text: &str) -> anyhow::Result<Target> {
 }
 
 pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
-    let config = match &args.config {
-        Some(path) => Config::load(path)?,
-        None => Config::default(),
-    };
-    let policies = config.load_policies(args.policies.as_deref())?;
-    let mut settings = config.eval.clone();
-    for text in &args.targets {
-        let target = parse_target(text)?;
-        settings.targets.retain(|t| t.name != target.name);
-        settings.targets.push(target);
-    }
+    let (config, policies, settings) = load_rules(
+        args.config.as_deref(),
+        args.policies.as_deref(),
+        &args.targets,
+    )?;
     let mut evaluator = Evaluator::new(&policies, settings, today());
     let packages = discover(&args.paths);
     let store = args
@@ -97,6 +91,31 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The config (or defaults), its policy set (with `policies` overriding the configured
+/// folder), and its evaluation settings with the `--target` values applied.
+pub(super) fn load_rules(
+    config: Option<&std::path::Path>,
+    policies: Option<&std::path::Path>,
+    targets: &[String],
+) -> anyhow::Result<(
+    Config,
+    solguard::policy::PolicySet,
+    solguard::eval::EvalSettings,
+)> {
+    let config = match config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    let policies = config.load_policies(policies)?;
+    let mut settings = config.eval.clone();
+    for text in targets {
+        let target = parse_target(text)?;
+        settings.targets.retain(|t| t.name != target.name);
+        settings.targets.push(target);
+    }
+    Ok((config, policies, settings))
 }
 
 pub(super) fn today() -> time::Date {

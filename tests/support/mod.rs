@@ -253,3 +253,18 @@ pub fn rename_entry(mut zip: Vec<u8>, from: &str, to: &str) -> Vec<u8> {
     }
     zip
 }
+
+/// A `solution.xml` with a billion-laughs entity declaration (ten levels of ten).
+pub fn billion_laughs() -> String {
+    format!(
+        "<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [<!ENTITY lol \"lol\">{}]>\n{}",
+        (1..10)
+            .map(|i| format!(
+                "<!ENTITY lol{i} \"{}\">",
+                format!("&lol{};", i - 1).repeat(10)
+            ))
+            .collect::<String>()
+            .replace("&lol0;", "&lol;"),
+        Manifest::default().xml().replace("ContosoCore", "&lol9;")
+    )
+}

@@ -135,15 +135,14 @@ fn main() {
                     .map(|(_, t)| *t)
                     .unwrap_or(burst_start);
                 latencies.push(written.duration_since(complete).unwrap_or_default());
-                let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-                let verdict = text
-                    .split("\"verdict\": \"")
-                    .nth(1)
-                    .and_then(|rest| rest.split('"').next())
-                    .unwrap_or("?")
-                    .to_owned();
+                let report: serde_json::Value = serde_json::from_str(
+                    &std::fs::read_to_string(entry.path()).unwrap_or_default(),
+                )
+                .unwrap_or_default();
+                let package = &report["packages"][0];
+                let verdict = package["verdict"].as_str().unwrap_or("?").to_owned();
                 *verdicts.entry(verdict).or_insert(0usize) += 1;
-                if text.contains("\"package-format\"") {
+                if package["unique_name"].is_null() {
                     unreadable += 1;
                 }
             }

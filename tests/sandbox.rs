@@ -1,0 +1,100 @@
+//! The policy sandbox through both front doors: policies that loop forever, recurse without end,
+//! build a huge string or array, or throw are each stopped and reported as `policy-error`, by
+//! `solguard check` and by the daemon, and the other policies still run.
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::daemon::Root;
+use support::ZipBuilder;
+
+const HOSTILE: [(&str, &str); 5] = [
+    ("loops", "let n = 0; loop { n += 1; }"),
+    ("recurses", "down(0)"),
+    ("huge-string", "let s = \"x\"; loop { s += s; }"),
+    ("huge-array", "let a = []; loop { a.push(a.len()); }"),
+    ("throws", "throw \"the policy gave up\";"),
+];
+
+fn write_policies(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    for (id, body) in HOSTILE {
+        let text = format!(
+            "//! id = \"{id}\"\n//! severity = \"warning\"\n//! title = \"Hostile\"\n//! description = \"Test policy.\"\n//! hint = \"None.\"\nfn down(n) {{ down(n + 1) }}\nfn check(pkg, context) {{\n    {body}\n}}\n"
+        );
+        std::fs::write(dir.join(format!("{id}.rhai")), text).unwrap();
+    }
+}
+
+fn assert_all_stopped(package: &Value) {
+    let findings = package["findings"].as_array().unwrap();
+    for (id, _) in HOSTILE {
+        let finding = findings
+            .iter()
+            .find(|f| f["rule"] == id)
+            .unwrap_or_else(|| panic!("no finding for {id}: {findings:?}"));
+        assert_eq!(finding["code"], "policy-error", "{finding}");
+        assert_eq!(
+            finding["severity"], "error",
+            "a broken policy fails the package"
+        );
+        assert!(
+            finding["hint"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("{id}.rhai")),
+            "names the script: {finding}"
+        );
+    }
+    // The shipped policies still ran, and the clean package passes them.
+    assert!(
+        findings.iter().all(|f| f["code"] == "policy-error"),
+        "{findings:?}"
+    );
+}
+
+#[test]
+fn check_stops_every_hostile_policy_and_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    write_policies(&dir.path().join("policies"));
+    std::fs::write(
+        dir.path().join("config.toml"),
+        "[policies]\ndir = \"policies\"\ntime_budget_ms = 500\n",
+    )
+    .unwrap();
+    let package = ZipBuilder::solution().write(dir.path(), "Clean.zip");
+    let started = Instant::now();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_solguard"))
+        .args(["check", "--format", "json", "--config"])
+        .arg(dir.path().join("config.toml"))
+        .arg(&package)
+        .output()
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(60), "bounded");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "policy errors fail the check"
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_all_stopped(&report["packages"][0]);
+}
+
+#[test]
+fn the_daemon_stops_every_hostile_policy_and_goes_on() {
+    let root = Root::new(
+        "",
+        "[policies]\ndir = \"policies\"\ntime_budget_ms = 500\n[[watch]]\npath = \"drop\"\n",
+        None,
+    );
+    write_policies(&root.path("policies"));
+    let mut daemon = root.start();
+    ZipBuilder::solution().write(&root.path("drop"), "Clean.zip");
+    daemon.wait_for(60, || root.reports().len() == 1);
+    assert_all_stopped(&root.reports()[0].1["packages"][0]);
+    assert!(daemon.running());
+    assert!(daemon.stop().success());
+}

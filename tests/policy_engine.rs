@@ -443,3 +443,70 @@ fn config_severity_override_and_disable() {
     assert_eq!(findings[0].severity, Severity::Info);
     assert_eq!(Verdict::of(&findings), Verdict::Pass);
 }
+
+#[test]
+fn tables_columns_and_choices_read_as_typed_values() {
+    let body = r#"
+fn check(pkg, context) {
+    let found = [];
+    for entity in pkg.entities {
+        let columns = entity.attributes;
+        let custom = 0;
+        for column in columns { if column.custom { custom += 1; } }
+        let first = if columns.is_empty() { () } else { columns[0] };
+        let first_text = if first == () { "-" } else { `${first.name}/${first.type ?? "?"}/${first.location.line}` };
+        found.push(finding("table", `${entity.schema_name} ${entity.name} ${columns.len()} ${custom} ${first_text}`, entity.location));
+    }
+    for set in pkg.option_sets {
+        found.push(finding("choice", `${set.name} ${set.global} ${set.values.len()}`, set.location));
+    }
+    found
+}"#;
+    let policies = set(vec![policy("typed", body)]);
+    let package = corpus_package("powerapps-tools/PowerPlatformAdmin_1_0_0_42.zip");
+    assert!(!package.entities.is_empty() && !package.option_sets.is_empty());
+    let findings = evaluate(&policies, EvalSettings::default(), &package, None);
+    let messages = |code: &str| -> Vec<(String, u64)> {
+        findings
+            .iter()
+            .filter(|f| f.code == code)
+            .map(|f| (f.message.clone(), f.location.as_ref().map_or(0, |l| l.line)))
+            .collect()
+    };
+    let expected_tables: Vec<(String, u64)> = package
+        .entities
+        .iter()
+        .map(|e| {
+            let custom = e.attributes.iter().filter(|a| a.custom).count();
+            let first = e.attributes.first().map_or("-".to_string(), |a| {
+                let kind = a.attribute_type.as_deref().unwrap_or("?");
+                format!("{}/{kind}/{}", a.name, a.location.line)
+            });
+            let message = format!(
+                "{} {} {} {custom} {first}",
+                e.schema_name,
+                e.name,
+                e.attributes.len()
+            );
+            (message, e.location.line)
+        })
+        .collect();
+    assert_eq!(messages("table"), expected_tables, "{findings:?}");
+    let expected_choices: Vec<(String, u64)> = package
+        .option_sets
+        .iter()
+        .map(|s| {
+            let message = format!("{} {} {}", s.name, s.global, s.values.len());
+            (message, s.location.line)
+        })
+        .collect();
+    assert_eq!(messages("choice"), expected_choices);
+
+    let writer = set(vec![policy(
+        "writer",
+        "fn check(pkg, context) { let e = pkg.entities[0]; e.name = \"x\"; }",
+    )]);
+    let findings = evaluate(&writer, EvalSettings::default(), &package, None);
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0].code, "policy-error", "tables are read-only");
+}

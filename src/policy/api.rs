@@ -32,9 +32,16 @@ pub(crate) fn register(engine: &mut Engine) {
     engine.register_type_with_name::<ScriptPackage>("Package");
     package_getters!(engine:
         source, unique_name, display_name, description, version, version_error, managed,
-        publisher, parent, root_components, missing_dependencies, entities,
-        option_sets, relationships, components, warnings, location,
+        publisher, parent, root_components, missing_dependencies, relationships, components, warnings, location,
     );
+    // Tables and columns convert field by field, never as a whole list.
+    super::entities::register(engine);
+    engine.register_get("entities", |p: &mut ScriptPackage| {
+        super::entities::entities(&p.0)
+    });
+    engine.register_get("option_sets", |p: &mut ScriptPackage| {
+        super::entities::option_sets(&p.0)
+    });
     // `export` is a Rhai keyword, so scripts read the export facts as `pkg.exported`.
     engine.register_get("exported", |p: &mut ScriptPackage| to_dynamic(&p.0.export));
     engine.register_get("solution_version", |p: &mut ScriptPackage| -> Dynamic {

@@ -8,6 +8,7 @@
 
 mod api;
 mod engine;
+mod entities;
 mod load;
 mod meta;
 mod run;

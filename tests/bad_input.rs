@@ -486,3 +486,52 @@ fn missing_path_is_not_found() {
     let error = read_package(Path::new("/nonexistent/solguard/pkg.zip")).expect_err("missing");
     assert_eq!(error.code(), "not-found");
 }
+
+/// A customizations.xml of about 6 MiB: large enough to be inflated on its own thread.
+fn large_solution(method: CompressionMethod) -> (ZipBuilder, usize) {
+    let entities: Vec<String> = (0..200)
+        .map(|e| {
+            let attributes: Vec<String> = (0..80)
+                .map(|a| support::attribute(&format!("con_e{e}a{a}"), "nvarchar", true))
+                .collect();
+            support::entity(&format!("con_entity{e}"), &attributes)
+        })
+        .collect();
+    let xml = support::customizations(&entities, "");
+    assert!(xml.len() > 5 << 20, "{} bytes", xml.len());
+    let builder = ZipBuilder::solution().entry("customizations.xml", &xml, method);
+    (builder, xml.len())
+}
+
+#[test]
+fn large_entries_read_whole_and_fail_where_they_fail() {
+    let dir = TempDir::new().expect("tempdir");
+    let (builder, xml_len) = large_solution(CompressionMethod::Deflated);
+    let package = read_bytes(&dir, "large.zip", &builder.bytes()).expect("reads");
+    assert_eq!(package.entities.len(), 200);
+    let columns: usize = package.entities.iter().map(|e| e.attributes.len()).sum();
+    assert_eq!(columns, 200 * 80);
+    let last = &package.entities[199].attributes[79];
+    assert_eq!(last.name, "con_e199a79");
+
+    // The total guard trips on the inflating thread, mid-entry.
+    let path = dir.path().join("large.zip");
+    let limits = ReadLimits {
+        max_total_bytes: (xml_len / 2) as u64,
+        ..ReadLimits::default()
+    };
+    let error = read_package_with(&path, &limits).expect_err("over the total");
+    assert_eq!(error.code(), "zip-bomb", "{error}");
+    assert!(error.to_string().contains("customizations.xml"), "{error}");
+
+    // A flipped byte in stored data reads to the end and fails its checksum.
+    let (stored, _) = large_solution(CompressionMethod::Stored);
+    let mut bytes = stored.bytes();
+    let at = bytes
+        .windows(12)
+        .rposition(|w| w == b"con_e150a30<")
+        .expect("a column name in the stored entry");
+    bytes[at + 4] = b'X';
+    let error = expect_error(&dir, "flipped.zip", &bytes, "corrupt-zip");
+    assert!(error.to_string().contains("customizations.xml"), "{error}");
+}

@@ -1,6 +1,8 @@
 //! Resource limits for reading one package: what keeps a hostile file from exhausting memory,
 //! disk or time. All limits live here so they can be reviewed and tuned in one place.
 
+use std::io;
+
 /// Limits applied while reading a package.
 #[derive(Debug, Clone)]
 pub struct ReadLimits {
@@ -65,3 +67,16 @@ impl InflateGuard {
         }
     }
 }
+
+/// Raised inside a reader when a zip entry's data cannot be inflated or fails its checksum;
+/// mapped to a corrupt-zip error, whatever the inflater called it.
+#[derive(Debug)]
+pub(crate) struct DamagedEntry(pub io::Error);
+
+impl std::fmt::Display for DamagedEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the entry's data is damaged ({})", self.0)
+    }
+}
+
+impl std::error::Error for DamagedEntry {}

@@ -15,6 +15,7 @@ mod limits;
 mod manifest;
 mod model;
 mod nested;
+mod pipe;
 mod version;
 mod xml;
 mod zipped;

@@ -16,7 +16,7 @@ use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::Reader;
 
 use super::error::{PackageError, PackageErrorKind};
-use super::limits::{InflateGuard, ReadLimits};
+use super::limits::{DamagedEntry, InflateGuard, ReadLimits};
 use super::model::Location;
 
 /// Bytes peeked at the start of a file to recognise its encoding and XML declaration.
@@ -299,7 +299,7 @@ impl<'r> XmlStream<'r> {
         (&mut input)
             .take(SNIFF_BYTES as u64)
             .read_to_end(&mut prefix)
-            .map_err(|e| context.error(PackageErrorKind::Io(e)))?;
+            .map_err(|e| context.error(read_failure(e)))?;
         let encoding = sniff_encoding(&prefix).map_err(|e| context.error(e))?;
         if encoding.is_none() && prefix.starts_with(UTF8_BOM) {
             prefix.drain(..UTF8_BOM.len());
@@ -528,6 +528,22 @@ impl<'r> XmlStream<'r> {
     }
 }
 
+/// What a failed read of the underlying bytes means: a guard, damaged data, or plain I/O.
+fn read_failure(error: io::Error) -> PackageErrorKind {
+    guard_or_damage(&error).unwrap_or(PackageErrorKind::Io(error))
+}
+
+/// The zip-bomb guard that stopped a read, or the damage an entry's inflater found.
+fn guard_or_damage(error: &io::Error) -> Option<PackageErrorKind> {
+    let inner = error.get_ref()?;
+    if let Some(guard) = inner.downcast_ref::<InflateGuard>() {
+        return Some(guard.into_kind());
+    }
+    inner
+        .is::<DamagedEntry>()
+        .then(|| PackageErrorKind::CorruptZip(error.to_string()))
+}
+
 fn read_error(
     reader: &Reader<Source<'_>>,
     context: &FileContext,
@@ -537,11 +553,8 @@ fn read_error(
         quick_xml::Error::Io(io) if io.get_ref().is_some_and(|e| e.is::<TokenTooLarge>()) => {
             PackageErrorKind::TokenTooLarge(reader.get_ref().max_token_bytes)
         }
-        quick_xml::Error::Io(io) if io.get_ref().is_some_and(|e| e.is::<InflateGuard>()) => {
-            match io.get_ref().and_then(|e| e.downcast_ref::<InflateGuard>()) {
-                Some(guard) => guard.into_kind(),
-                None => PackageErrorKind::Xml(io.to_string()),
-            }
+        quick_xml::Error::Io(io) if guard_or_damage(io).is_some() => {
+            guard_or_damage(io).unwrap_or_else(|| PackageErrorKind::Xml(io.to_string()))
         }
         quick_xml::Error::Io(io) if io.kind() == io::ErrorKind::InvalidData => {
             PackageErrorKind::Encoding(io.to_string())

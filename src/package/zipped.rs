@@ -5,10 +5,10 @@
 //! outside the package, duplicate names, encrypted entries and zip bombs are refused before a
 //! byte is inflated. A zip that is not a solution says what it looks like instead.
 
-use std::cell::Cell;
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 use zip::result::ZipError;
@@ -16,9 +16,10 @@ use zip::{CompressionMethod, ZipArchive};
 
 use super::customizations::{parse_customizations, Components};
 use super::error::{NonSolutionKind, PackageError, PackageErrorKind};
-use super::limits::{InflateGuard, ReadLimits};
+use super::limits::{DamagedEntry, InflateGuard, ReadLimits};
 use super::manifest::{parse_manifest, Manifest};
 use super::model::{Layout, PackageWarning, Source, SourceKind};
+use super::pipe::{self, PIPE_THRESHOLD_BYTES};
 use super::xml::{FileContext, XmlStream};
 
 /// What the zip reader hands to the package assembler.
@@ -41,8 +42,40 @@ pub(crate) fn read_zip(path: &Path, limits: &ReadLimits) -> Result<ZipRead, Pack
             &magic[..magic_len],
         ))));
     }
-    let (sha256, size) = hash_file(&mut file).map_err(|e| fail(e.into()))?;
     file.seek(SeekFrom::Start(0)).map_err(|e| fail(e.into()))?;
+    let length = file.metadata().map_err(|e| fail(e.into()))?.len();
+    if length < HASH_THREAD_BYTES {
+        let (sha256, size) = hash_file(&mut file).map_err(|e| fail(e.into()))?;
+        file.seek(SeekFrom::Start(0)).map_err(|e| fail(e.into()))?;
+        return read_archive(file, path, limits, sha256, size);
+    }
+    // The hash of a large zip is computed on a second handle while the entries are read.
+    let mut second = File::open(path).map_err(|e| fail(PackageErrorKind::Io(e)))?;
+    std::thread::scope(|scope| {
+        let hashing = scope.spawn(move || hash_file(&mut second));
+        let read = read_archive(file, path, limits, String::new(), 0);
+        let hashed = hashing
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the hashing thread failed")));
+        let mut read = read?;
+        let (sha256, size) = hashed.map_err(|e| fail(e.into()))?;
+        read.source.sha256 = Some(sha256);
+        read.source.size_bytes = Some(size);
+        Ok(read)
+    })
+}
+
+/// Zips at least this large are hashed on their own thread while their entries are read.
+const HASH_THREAD_BYTES: u64 = 1 << 20;
+
+fn read_archive(
+    file: File,
+    path: &Path,
+    limits: &ReadLimits,
+    sha256: String,
+    size: u64,
+) -> Result<ZipRead, PackageError> {
+    let fail = |kind| PackageError::new(path, kind);
     let mut archive = ZipArchive::new(BufReader::new(file))
         .map_err(|e| fail(PackageErrorKind::CorruptZip(zip_message(&e))))?;
     if archive.len() > limits.max_entries {
@@ -103,7 +136,7 @@ pub(crate) fn read_zip(path: &Path, limits: &ReadLimits) -> Result<ZipRead, Pack
         });
     }
 
-    let inflated = Cell::new(0u64);
+    let inflated = AtomicU64::new(0);
     let mut entries = EntryReader {
         archive: &mut archive,
         path,
@@ -293,10 +326,10 @@ struct EntryReader<'a, R: Read + Seek> {
     archive: &'a mut ZipArchive<R>,
     path: &'a Path,
     limits: &'a ReadLimits,
-    inflated: &'a Cell<u64>,
+    inflated: &'a AtomicU64,
 }
 
-impl<R: Read + Seek> EntryReader<'_, R> {
+impl<R: Read + Seek + Send> EntryReader<'_, R> {
     fn parse<T>(
         &mut self,
         name: &str,
@@ -356,8 +389,14 @@ impl<R: Read + Seek> EntryReader<'_, R> {
             total: self.inflated,
             total_limit: self.limits.max_total_bytes,
         };
-        let mut xml = XmlStream::open(guarded, context, self.limits)?;
-        parse(&mut xml)
+        if declared < PIPE_THRESHOLD_BYTES {
+            let mut xml = XmlStream::open(guarded, context, self.limits)?;
+            return parse(&mut xml);
+        }
+        std::thread::scope(|scope| {
+            let mut xml = XmlStream::open(pipe::spawn(scope, guarded), context, self.limits)?;
+            parse(&mut xml)
+        })
     }
 }
 
@@ -366,19 +405,23 @@ struct GuardedRead<'c, R> {
     inner: R,
     read: u64,
     entry_limit: u64,
-    total: &'c Cell<u64>,
+    total: &'c AtomicU64,
     total_limit: u64,
 }
 
 impl<R: Read> Read for GuardedRead<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
+        let n = match self.inner.read(buf) {
+            Ok(n) => n,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => return Err(error),
+            Err(error) => return Err(io::Error::other(DamagedEntry(error))),
+        };
         self.read += n as u64;
-        self.total.set(self.total.get() + n as u64);
+        let total = self.total.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
         if self.read > self.entry_limit {
             return Err(io::Error::other(InflateGuard::Entry(self.entry_limit)));
         }
-        if self.total.get() > self.total_limit {
+        if total > self.total_limit {
             return Err(io::Error::other(InflateGuard::Total(self.total_limit)));
         }
         Ok(n)

@@ -10,7 +10,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::eval::{is_accepted, Evaluator, HistoryEntry, Related, Verdict};
 use crate::history::{HistoryError, HistoryStore, ReleaseRecord};
-use crate::package::{diff, read_package, Package, PackageError};
+use crate::package::{diff, read_package, Package, PackageError, ReadResult};
 use crate::report::{PackageReport, Release, Report, SolutionHistory};
 
 /// Accepted releases seen so far in this run, by lower-cased unique name.
@@ -124,11 +124,24 @@ pub fn check_packages(
     paths: &[PathBuf],
     history: Option<&HistoryStore>,
 ) -> Result<Report, HistoryError> {
+    let read = paths.iter().map(|path| (path.clone(), read_package(path)));
+    check_read_packages(evaluator, read, history)
+}
+
+/// [`check_packages`] on packages already being read, in order (for example by a
+/// [`crate::package::ReadAhead`] started before the policies were compiled).
+pub fn check_read_packages(
+    evaluator: &mut Evaluator<'_>,
+    read: impl IntoIterator<Item = ReadResult>,
+    history: Option<&HistoryStore>,
+) -> Result<Report, HistoryError> {
     let policy_set = evaluator.policy_set_hash();
     let mut releases = Releases::default();
-    let mut reports = Vec::with_capacity(paths.len());
-    for path in paths {
-        let package = match read_package(path) {
+    let read = read.into_iter();
+    let mut reports = Vec::with_capacity(read.size_hint().0);
+    for (path, result) in read {
+        let path = &path;
+        let package = match result {
             Ok(package) => Arc::new(package),
             Err(error) => {
                 reports.push(unreadable_report(evaluator, path, &error));

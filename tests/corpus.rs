@@ -8,7 +8,7 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use solguard::package::{read_package, ManagedState, Package, SourceKind};
+use solguard::package::{read_package, ManagedState, Package, ReadAhead, ReadLimits, SourceKind};
 
 fn manifest_text(corpus: &Path) -> String {
     std::fs::read_to_string(corpus.join("MANIFEST.md")).expect("read MANIFEST.md")
@@ -266,7 +266,7 @@ fn attribute_names(package: &Package, entity: &str) -> BTreeSet<String> {
         .unwrap_or_else(|| panic!("{} has entity {entity}", package.unique_name))
         .attributes
         .iter()
-        .map(|a| a.name.clone())
+        .map(|a| a.name.to_string())
         .collect()
 }
 
@@ -510,4 +510,48 @@ fn shells_unmodified_and_string_types_are_modelled() {
             .expect("reads");
     assert_eq!(incident.components.get("environment_variables"), Some(&2));
     assert_eq!(incident.components.get("connection_references"), Some(&2));
+}
+
+#[test]
+fn reading_ahead_gives_what_reading_in_turn_gives_in_order() {
+    let corpus = support::corpus();
+    let scratch = tempfile::tempdir().expect("scratch dir");
+    let not_a_zip = scratch.path().join("not-a-zip.zip");
+    std::fs::write(&not_a_zip, b"plain text, no zip here").expect("write not-a-zip");
+    let mut paths: Vec<PathBuf> = walk_zips(&corpus).into_iter().collect();
+    assert!(paths.len() > 10, "corpus zips found: {}", paths.len());
+    paths.insert(3, scratch.path().join("missing.zip"));
+    paths.push(not_a_zip);
+
+    let ahead: Vec<_> = ReadAhead::start(paths.clone(), ReadLimits::default()).collect();
+
+    assert_eq!(ahead.len(), paths.len());
+    for ((path, read), expected_path) in ahead.iter().zip(&paths) {
+        assert_eq!(path, expected_path, "results come in the order given");
+        let in_turn = read_package(path);
+        match (read, &in_turn) {
+            (Ok(package), Ok(expected)) => assert_eq!(
+                serde_json::to_value(package).expect("package as JSON"),
+                serde_json::to_value(expected).expect("package as JSON"),
+                "{}",
+                path.display()
+            ),
+            (Err(error), Err(expected)) => {
+                assert_eq!(
+                    error.to_string(),
+                    expected.to_string(),
+                    "{}",
+                    path.display()
+                )
+            }
+            (read, in_turn) => panic!(
+                "{}: read ahead {:?}, in turn {:?}",
+                path.display(),
+                read.as_ref().map(|p| &p.unique_name),
+                in_turn.as_ref().map(|p| &p.unique_name)
+            ),
+        }
+    }
+    assert!(ahead[3].1.is_err(), "the missing path is an error");
+    assert!(ahead.last().is_some_and(|(_, read)| read.is_err()));
 }

@@ -11,9 +11,9 @@ use solguard::alert::{alert_for, deliver_due, outbox_rows};
 use solguard::config::Config;
 use solguard::eval::{Evaluator, Target};
 use solguard::history::HistoryStore;
-use solguard::package::discover;
+use solguard::package::{discover, ReadAhead, ReadLimits};
 use solguard::report::Report;
-use solguard::run::check_packages;
+use solguard::run::check_read_packages;
 
 use super::output::{write_report, OutputArgs};
 
@@ -61,13 +61,14 @@ fn parse_target(text: &str) -> anyhow::Result<Target> {
 }
 
 pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
+    // The first package is read while the policies compile.
+    let packages = ReadAhead::start(discover(&args.paths), ReadLimits::default());
     let (config, policies, settings) = load_rules(
         args.config.as_deref(),
         args.policies.as_deref(),
         &args.targets,
     )?;
     let mut evaluator = Evaluator::new(&policies, settings, today());
-    let packages = discover(&args.paths);
     let store = args
         .history
         .as_deref()
@@ -76,7 +77,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     if args.alert && config.alerts.is_empty() {
         bail!("--alert needs [[alerts]] sinks in the config (--config FILE)");
     }
-    let report = check_packages(&mut evaluator, &packages, store.as_ref())?;
+    let report = check_read_packages(&mut evaluator, packages, store.as_ref())?;
     write_report(&args.output, &config, &report, "solguard-report")?;
     if args.alert {
         let store = match store {

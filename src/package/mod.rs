@@ -16,6 +16,7 @@ mod manifest;
 mod model;
 mod nested;
 mod pipe;
+mod read_ahead;
 mod version;
 mod xml;
 mod zipped;
@@ -36,6 +37,7 @@ pub use model::{
     ParentSolution, Publisher, Relationship, RootComponent, Source, SourceKind,
 };
 pub use nested::read_nested;
+pub use read_ahead::{ReadAhead, ReadResult};
 pub use version::{SolutionVersion, VersionError, MAX_VERSION_PARTS};
 
 use customizations::Components;

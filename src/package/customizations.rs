@@ -3,6 +3,7 @@
 //! `Other/Relationships/<entity>.xml`). Only what policies need is kept: entities with their
 //! attributes, option sets with their values, relationships, and counts of everything else.
 
+use compact_str::CompactString;
 use std::collections::BTreeMap;
 
 use super::error::{PackageError, PackageErrorKind};
@@ -399,6 +400,8 @@ fn parse_entity_info(
             },
         )?;
     }
+    // The model outlives the parse; growth slack would be a third of its size.
+    attributes.shrink_to_fit();
     Ok(attributes)
 }
 
@@ -409,8 +412,8 @@ fn parse_attribute(
     option_sets: &mut Vec<OptionSet>,
 ) -> Result<Attribute, PackageError> {
     let mut attribute = Attribute {
-        name: String::new(),
-        schema_name: child.key.clone(),
+        name: CompactString::default(),
+        schema_name: child.key.as_deref().map(CompactString::from),
         attribute_type: None,
         custom: false,
         max_length: None,
@@ -425,13 +428,13 @@ fn parse_attribute(
         while let Some(tag) = xml.next_child()? {
             let empty = tag.empty;
             match tag.name() {
-                b"Type" => attribute.attribute_type = Some(xml.text(empty)?),
-                b"LogicalName" => attribute.name = xml.text(empty)?.to_ascii_lowercase(),
+                b"Type" => attribute.attribute_type = Some(xml.text(empty)?.into()),
+                b"LogicalName" => attribute.name = xml.text(empty)?.to_ascii_lowercase().into(),
                 b"Name" => name_element = Some(xml.text(empty)?),
                 b"IsCustomField" => attribute.custom = is_true(&xml.text(empty)?),
                 b"MaxLength" => attribute.max_length = xml.text(empty)?.parse().ok(),
-                b"RequiredLevel" => attribute.required_level = Some(xml.text(empty)?),
-                b"OptionSetName" => attribute.option_set = Some(xml.text(empty)?),
+                b"RequiredLevel" => attribute.required_level = Some(xml.text(empty)?.into()),
+                b"OptionSetName" => attribute.option_set = Some(xml.text(empty)?.into()),
                 b"optionset" => {
                     let line = tag.line();
                     let key = tag.attr("Name")?;
@@ -448,10 +451,8 @@ fn parse_attribute(
         }
     }
     if attribute.name.is_empty() {
-        attribute.name = name_element
-            .or_else(|| attribute.schema_name.clone())
-            .unwrap_or_default()
-            .to_ascii_lowercase();
+        let fallback = name_element.as_deref().or(attribute.schema_name.as_deref());
+        attribute.name = fallback.unwrap_or_default().to_ascii_lowercase().into();
     }
     if attribute.name.is_empty() {
         return Err(xml.error_at(
@@ -462,12 +463,12 @@ fn parse_attribute(
     attribute.unmodified = child.unmodified;
     if let Some(mut set) = local_set {
         set.entity = (!entity_name.is_empty()).then(|| entity_name.to_owned());
-        set.attribute = Some(attribute.name.clone());
+        set.attribute = Some(attribute.name.to_string());
         if set.name.is_empty() {
             set.name = format!("{entity_name}_{}", attribute.name);
         }
         if attribute.option_set.is_none() {
-            attribute.option_set = Some(set.name.clone());
+            attribute.option_set = Some(set.name.as_str().into());
         }
         option_sets.push(set);
     }
@@ -511,6 +512,7 @@ fn parse_option_set(
             }
             b"options" | b"states" | b"statuses" => {
                 parse_option_values(xml, empty, &mut set.values)?;
+                set.values.shrink_to_fit();
             }
             _ => xml.skip(empty)?,
         }

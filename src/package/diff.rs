@@ -285,10 +285,10 @@ fn attribute_change(
     let any = located;
     AttributeChange {
         entity: entity.name.clone(),
-        attribute: any.name.clone(),
+        attribute: any.name.to_string(),
         custom: any.custom,
-        old_type: old.and_then(|a| a.attribute_type.clone()),
-        new_type: new.and_then(|a| a.attribute_type.clone()),
+        old_type: old.and_then(|a| a.attribute_type.as_ref().map(|t| t.to_string())),
+        new_type: new.and_then(|a| a.attribute_type.as_ref().map(|t| t.to_string())),
         old_max_length: old.and_then(|a| a.max_length),
         new_max_length: new.and_then(|a| a.max_length),
         location: any.location.clone(),

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use super::version::SolutionVersion;
@@ -252,18 +253,18 @@ pub struct MissingDependency {
 #[serde(default)]
 pub struct Attribute {
     /// Logical name, lower-case: the identity for diffs.
-    pub name: String,
+    pub name: CompactString,
     /// `PhysicalName`, in schema-name casing.
-    pub schema_name: Option<String>,
+    pub schema_name: Option<CompactString>,
     #[serde(rename = "type")]
-    pub attribute_type: Option<String>,
+    pub attribute_type: Option<CompactString>,
     pub custom: bool,
     pub max_length: Option<u64>,
-    pub required_level: Option<String>,
+    pub required_level: Option<CompactString>,
     /// `unmodified="1"`: exported without its definition; present, not deleted.
     pub unmodified: bool,
     /// Name of the option set the attribute uses (its local set or a global one).
-    pub option_set: Option<String>,
+    pub option_set: Option<CompactString>,
     pub location: Location,
 }
 

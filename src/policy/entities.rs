@@ -74,8 +74,8 @@ fn text(value: &str) -> Dynamic {
     Dynamic::from(value.to_owned())
 }
 
-fn optional(value: Option<&String>) -> Dynamic {
-    value.map_or(Dynamic::UNIT, |v| text(v))
+fn optional(value: Option<&str>) -> Dynamic {
+    value.map_or(Dynamic::UNIT, text)
 }
 
 fn location(location: &crate::package::Location) -> Dynamic {
@@ -103,7 +103,7 @@ pub(crate) fn register(engine: &mut Engine) {
         text(&e.get().schema_name)
     });
     engine.register_get("display_name", |e: &mut ScriptEntity| {
-        optional(e.get().display_name.as_ref())
+        optional(e.get().display_name.as_deref())
     });
     engine.register_get("shell", |e: &mut ScriptEntity| e.get().shell);
     engine.register_get("unmodified", |e: &mut ScriptEntity| e.get().unmodified);
@@ -149,10 +149,10 @@ pub(crate) fn register(engine: &mut Engine) {
     engine.register_type_with_name::<ScriptAttribute>("Attribute");
     engine.register_get("name", |a: &mut ScriptAttribute| text(&a.get().name));
     engine.register_get("schema_name", |a: &mut ScriptAttribute| {
-        optional(a.get().schema_name.as_ref())
+        optional(a.get().schema_name.as_deref())
     });
     engine.register_get("type", |a: &mut ScriptAttribute| {
-        optional(a.get().attribute_type.as_ref())
+        optional(a.get().attribute_type.as_deref())
     });
     engine.register_get("custom", |a: &mut ScriptAttribute| a.get().custom);
     engine.register_get("max_length", |a: &mut ScriptAttribute| {
@@ -161,11 +161,11 @@ pub(crate) fn register(engine: &mut Engine) {
             .map_or(Dynamic::UNIT, |n| Dynamic::from(n as i64))
     });
     engine.register_get("required_level", |a: &mut ScriptAttribute| {
-        optional(a.get().required_level.as_ref())
+        optional(a.get().required_level.as_deref())
     });
     engine.register_get("unmodified", |a: &mut ScriptAttribute| a.get().unmodified);
     engine.register_get("option_set", |a: &mut ScriptAttribute| {
-        optional(a.get().option_set.as_ref())
+        optional(a.get().option_set.as_deref())
     });
     engine.register_get("location", |a: &mut ScriptAttribute| {
         location(&a.get().location)
@@ -175,17 +175,17 @@ pub(crate) fn register(engine: &mut Engine) {
     engine.register_type_with_name::<ScriptOptionSet>("OptionSet");
     engine.register_get("name", |s: &mut ScriptOptionSet| text(&s.get().name));
     engine.register_get("display_name", |s: &mut ScriptOptionSet| {
-        optional(s.get().display_name.as_ref())
+        optional(s.get().display_name.as_deref())
     });
     engine.register_get("global", |s: &mut ScriptOptionSet| s.get().global);
     engine.register_get("entity", |s: &mut ScriptOptionSet| {
-        optional(s.get().entity.as_ref())
+        optional(s.get().entity.as_deref())
     });
     engine.register_get("attribute", |s: &mut ScriptOptionSet| {
-        optional(s.get().attribute.as_ref())
+        optional(s.get().attribute.as_deref())
     });
     engine.register_get("option_set_type", |s: &mut ScriptOptionSet| {
-        optional(s.get().option_set_type.as_ref())
+        optional(s.get().option_set_type.as_deref())
     });
     engine.register_get("values", |s: &mut ScriptOptionSet| {
         rhai::serde::to_dynamic(&s.get().values).unwrap_or(Dynamic::UNIT)

@@ -28,13 +28,13 @@ table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:6px 8px;
 th{font-size:12px;color:#667085;text-transform:uppercase}.fail{color:#b42318;font-weight:600}\
 .warn{color:#b54708;font-weight:600}.pass{color:#067647;font-weight:600}code{font:12px ui-monospace,monospace}";
 
-/// Writes `index.json` and `index.html` into `dir` (atomically each).
+/// Writes `index.html` then `index.json` into `dir` (atomically each): a tool that sees a new
+/// `index.json` finds the page already up to date.
 pub fn write_index(dir: &Path, entries: &[IndexEntry]) -> io::Result<()> {
     let json = serde_json::to_vec_pretty(&serde_json::json!({
         "schema_version": super::SCHEMA_VERSION,
         "packages": entries,
     }))?;
-    write_atomic(&dir.join("index.json"), &json)?;
     let page = html! {
         (DOCTYPE)
         html lang="en" {
@@ -67,5 +67,6 @@ pub fn write_index(dir: &Path, entries: &[IndexEntry]) -> io::Result<()> {
             }
         }
     };
-    write_atomic(&dir.join("index.html"), page.into_string().as_bytes())
+    write_atomic(&dir.join("index.html"), page.into_string().as_bytes())?;
+    write_atomic(&dir.join("index.json"), &json)
 }

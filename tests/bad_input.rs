@@ -535,3 +535,59 @@ fn large_entries_read_whole_and_fail_where_they_fail() {
     let error = expect_error(&dir, "flipped.zip", &bytes, "corrupt-zip");
     assert!(error.to_string().contains("customizations.xml"), "{error}");
 }
+
+/// Found by the `read_zip` fuzz target: an entry that inflates past its declared size failed
+/// with a line and column in one read and without them in the other, or as a wrong root in
+/// one and a corrupt zip in the other, depending on whether it was inflated on the background
+/// thread (with other read sizes).
+#[test]
+fn background_threads_change_nothing_in_results_or_errors() {
+    let dir = TempDir::new().expect("tempdir");
+    let threaded = ReadLimits {
+        background_inflate_bytes: 0,
+        background_hash_bytes: 0,
+        ..ReadLimits::default()
+    };
+    let single = ReadLimits {
+        background_inflate_bytes: u64::MAX,
+        background_hash_bytes: u64::MAX,
+        ..ReadLimits::default()
+    };
+    let good = ZipBuilder::solution().bytes();
+    // Past the 256 bytes sniffed for the encoding, short of the whole manifest.
+    let oversized = support::set_declared_size(good.clone(), "solution.xml", 600);
+    let wrong_root = Manifest::default()
+        .xml()
+        .replace("ImportExportXml", "ImportExport");
+    let oversized_wrong_root = support::set_declared_size(
+        ZipBuilder::solution()
+            .file("solution.xml", wrong_root)
+            .bytes(),
+        "solution.xml",
+        600,
+    );
+    let cases = [
+        ("good.zip", good),
+        ("oversized.zip", oversized),
+        ("oversized-wrong-root.zip", oversized_wrong_root),
+    ];
+    for (name, bytes) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).expect("write zip");
+        let with_threads = read_package_with(&path, &threaded);
+        let alone = read_package_with(&path, &single);
+        match (with_threads, alone) {
+            (Ok(a), Ok(b)) => assert_eq!(
+                serde_json::to_value(&a).expect("as JSON"),
+                serde_json::to_value(&b).expect("as JSON"),
+                "{name}"
+            ),
+            (Err(a), Err(b)) => {
+                assert_eq!(a.to_string(), b.to_string(), "{name}");
+                assert_eq!(a.code(), "corrupt-zip", "{name}: {a}");
+                assert!(a.to_string().contains("solution.xml"), "{a}");
+            }
+            (a, b) => panic!("{name}: {:?} against {:?}", a.is_ok(), b.is_ok()),
+        }
+    }
+}

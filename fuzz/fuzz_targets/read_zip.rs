@@ -1,5 +1,6 @@
 //! Fuzzes the zip + manifest + customizations reader: any bytes as a `.zip` must give a package
-//! or a one-line error with a stable code, never a panic or a hang.
+//! or a one-line error with a stable code, never a panic or a hang; and reading with the
+//! background inflate and hash threads must give exactly what reading on one thread gives.
 #![no_main]
 
 use std::io::Write;
@@ -14,20 +15,38 @@ fuzz_target!(|data: &[u8]| {
     if file.write_all(data).is_err() {
         return;
     }
-    // Small limits keep each run fast; the guards are the same code at any size.
-    let limits = ReadLimits {
+    // Small limits keep each run fast; the guards are the same code at any size. Low
+    // thresholds send most inputs through the background threads.
+    let threaded = ReadLimits {
         max_entry_bytes: 4 << 20,
         max_total_bytes: 8 << 20,
+        background_inflate_bytes: 4 << 10,
+        background_hash_bytes: 16 << 10,
         ..ReadLimits::default()
     };
-    match read_package_with(file.path(), &limits) {
-        Ok(package) => {
-            let _ = serde_json::to_string(&package);
+    let single = ReadLimits {
+        background_inflate_bytes: u64::MAX,
+        background_hash_bytes: u64::MAX,
+        ..threaded.clone()
+    };
+    let read = read_package_with(file.path(), &threaded);
+    let alone = read_package_with(file.path(), &single);
+    match (read, alone) {
+        (Ok(package), Ok(alone)) => {
+            let json = serde_json::to_string(&package).expect("a package serializes");
+            let alone = serde_json::to_string(&alone).expect("a package serializes");
+            assert_eq!(json, alone, "threaded and single-thread reads differ");
         }
-        Err(error) => {
+        (Err(error), Err(alone)) => {
             let text = error.to_string();
             assert!(!text.contains('\n'), "multi-line error: {text}");
             assert!(!error.code().is_empty());
+            assert_eq!(text, alone.to_string(), "threaded and single-thread errors differ");
         }
+        (read, alone) => panic!(
+            "threaded read {:?}, single-thread read {:?}",
+            read.map(|p| p.unique_name),
+            alone.map(|p| p.unique_name)
+        ),
     }
 });

@@ -10,9 +10,6 @@ use std::io::{self, Read};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::Scope;
 
-/// Entries declared at least this large are inflated on their own thread; below it the
-/// thread costs more than it saves.
-pub(crate) const PIPE_THRESHOLD_BYTES: u64 = 4 << 20;
 const CHUNK_BYTES: usize = 256 << 10;
 const CHUNKS_IN_FLIGHT: usize = 4;
 

@@ -549,12 +549,16 @@ fn read_error(
     context: &FileContext,
     error: quick_xml::Error,
 ) -> PackageError {
+    if let quick_xml::Error::Io(io) = &error {
+        // Where the parser stood when the inflater gave up depends on how much the inflater
+        // had handed over, not on the XML; a line there would differ between two reads.
+        if let Some(kind) = guard_or_damage(io) {
+            return context.error(kind);
+        }
+    }
     let kind = match &error {
         quick_xml::Error::Io(io) if io.get_ref().is_some_and(|e| e.is::<TokenTooLarge>()) => {
             PackageErrorKind::TokenTooLarge(reader.get_ref().max_token_bytes)
-        }
-        quick_xml::Error::Io(io) if guard_or_damage(io).is_some() => {
-            guard_or_damage(io).unwrap_or_else(|| PackageErrorKind::Xml(io.to_string()))
         }
         quick_xml::Error::Io(io) if io.kind() == io::ErrorKind::InvalidData => {
             PackageErrorKind::Encoding(io.to_string())

@@ -8,7 +8,7 @@
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 
 use sha2::{Digest, Sha256};
 use zip::result::ZipError;
@@ -16,10 +16,10 @@ use zip::{CompressionMethod, ZipArchive};
 
 use super::customizations::{parse_customizations, Components};
 use super::error::{NonSolutionKind, PackageError, PackageErrorKind};
-use super::limits::{DamagedEntry, InflateGuard, ReadLimits};
+use super::limits::{GuardedRead, ReadLimits};
 use super::manifest::{parse_manifest, Manifest};
 use super::model::{Layout, PackageWarning, Source, SourceKind};
-use super::pipe::{self, PIPE_THRESHOLD_BYTES};
+use super::pipe;
 use super::xml::{FileContext, XmlStream};
 
 /// What the zip reader hands to the package assembler.
@@ -44,7 +44,7 @@ pub(crate) fn read_zip(path: &Path, limits: &ReadLimits) -> Result<ZipRead, Pack
     }
     file.seek(SeekFrom::Start(0)).map_err(|e| fail(e.into()))?;
     let length = file.metadata().map_err(|e| fail(e.into()))?.len();
-    if length < HASH_THREAD_BYTES {
+    if length < limits.background_hash_bytes {
         let (sha256, size) = hash_file(&mut file).map_err(|e| fail(e.into()))?;
         file.seek(SeekFrom::Start(0)).map_err(|e| fail(e.into()))?;
         return read_archive(file, path, limits, sha256, size);
@@ -64,9 +64,6 @@ pub(crate) fn read_zip(path: &Path, limits: &ReadLimits) -> Result<ZipRead, Pack
         Ok(read)
     })
 }
-
-/// Zips at least this large are hashed on their own thread while their entries are read.
-const HASH_THREAD_BYTES: u64 = 1 << 20;
 
 fn read_archive(
     file: File,
@@ -382,14 +379,8 @@ impl<R: Read + Seek + Send> EntryReader<'_, R> {
                 limit: self.limits.max_compression_ratio,
             }));
         }
-        let guarded = GuardedRead {
-            inner: entry,
-            read: 0,
-            entry_limit: self.limits.max_entry_bytes,
-            total: self.inflated,
-            total_limit: self.limits.max_total_bytes,
-        };
-        if declared < PIPE_THRESHOLD_BYTES {
+        let guarded = GuardedRead::new(entry, self.limits, self.inflated);
+        if declared < self.limits.background_inflate_bytes {
             let mut xml = XmlStream::open(guarded, context, self.limits)?;
             return parse(&mut xml);
         }
@@ -397,34 +388,6 @@ impl<R: Read + Seek + Send> EntryReader<'_, R> {
             let mut xml = XmlStream::open(pipe::spawn(scope, guarded), context, self.limits)?;
             parse(&mut xml)
         })
-    }
-}
-
-/// Counts inflated bytes and stops at the limits, whatever the entry's header declared.
-struct GuardedRead<'c, R> {
-    inner: R,
-    read: u64,
-    entry_limit: u64,
-    total: &'c AtomicU64,
-    total_limit: u64,
-}
-
-impl<R: Read> Read for GuardedRead<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = match self.inner.read(buf) {
-            Ok(n) => n,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => return Err(error),
-            Err(error) => return Err(io::Error::other(DamagedEntry(error))),
-        };
-        self.read += n as u64;
-        let total = self.total.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
-        if self.read > self.entry_limit {
-            return Err(io::Error::other(InflateGuard::Entry(self.entry_limit)));
-        }
-        if total > self.total_limit {
-            return Err(io::Error::other(InflateGuard::Total(self.total_limit)));
-        }
-        Ok(n)
     }
 }
 

@@ -244,6 +244,28 @@ pub fn set_compression_method(mut zip: Vec<u8>, method: u16) -> Vec<u8> {
     zip
 }
 
+/// Declares `size` as the uncompressed size of entry `name`, in local and central headers,
+/// so its data inflates past what the headers say.
+pub fn set_declared_size(mut zip: Vec<u8>, name: &str, size: u32) -> Vec<u8> {
+    let name = name.as_bytes();
+    let bytes = size.to_le_bytes();
+    let named = |zip: &[u8], name_length_at: usize, name_at: usize| {
+        let length = u16::from_le_bytes([zip[name_length_at], zip[name_length_at + 1]]) as usize;
+        zip.get(name_at..name_at + length) == Some(name)
+    };
+    for at in find_all(&zip, LOCAL_HEADER) {
+        if named(&zip, at + 26, at + 30) {
+            zip[at + 22..at + 26].copy_from_slice(&bytes);
+        }
+    }
+    for at in find_all(&zip, CENTRAL_HEADER) {
+        if named(&zip, at + 28, at + 46) {
+            zip[at + 24..at + 28].copy_from_slice(&bytes);
+        }
+    }
+    zip
+}
+
 /// Renames an entry in place (same length names only), e.g. to create duplicate names that
 /// a zip writer refuses to write.
 pub fn rename_entry(mut zip: Vec<u8>, from: &str, to: &str) -> Vec<u8> {

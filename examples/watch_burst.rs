@@ -122,8 +122,22 @@ fn main() {
         let json: Vec<_> = done
             .iter()
             .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+            // The daemon's index of recent packages is not a package report.
+            .filter(|e| e.file_name() != "index.json")
             .collect();
         if json.len() >= count {
+            let packages: std::collections::BTreeSet<String> = json
+                .iter()
+                .map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.split('_').next().unwrap_or("").to_owned()
+                })
+                .collect();
+            assert_eq!(
+                (json.len(), packages.len()),
+                (count, count),
+                "exactly one report per package"
+            );
             for entry in json {
                 let name = entry.file_name().to_string_lossy().into_owned();
                 let key = name.split('_').next().unwrap_or("");

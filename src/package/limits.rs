@@ -1,5 +1,6 @@
 //! Resource limits for reading one package: what keeps a hostile file from exhausting memory,
-//! disk or time. All limits live here so they can be reviewed and tuned in one place.
+//! disk or time. All limits live here so they can be reviewed and tuned in one place, with
+//! the reader that enforces them on every inflated byte and the errors it raises.
 
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -3,14 +3,14 @@
 //! will run it along each release stream.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use time::format_description::well_known::Rfc3339;
 
 use crate::eval::{is_accepted, Evaluator, HistoryEntry, Related, Verdict};
 use crate::history::{HistoryError, HistoryStore, ReleaseRecord};
-use crate::package::{diff, read_package, Package, PackageError, ReadResult};
+use crate::package::{diff, Package, PackageError, ReadResult};
 use crate::report::{PackageReport, Release, Report, SolutionHistory};
 
 /// Accepted releases seen so far in this run, by lower-cased unique name.
@@ -116,21 +116,11 @@ pub fn unreadable_report(
     PackageReport::unread(path.to_path_buf(), findings)
 }
 
-/// Evaluates the packages at `paths` in order and reports on them. A package's `previous` is
-/// the last accepted release of the same solution earlier in the run, else in `history`; every
-/// package read is recorded in `history` when one is given.
+/// Evaluates packages in the order they were read (for example by a
+/// [`crate::package::ReadAhead`] started before the policies were compiled) and reports on
+/// them. A package's `previous` is the last accepted release of the same solution earlier in
+/// the run, else in `history`; every package read is recorded in `history` when one is given.
 pub fn check_packages(
-    evaluator: &mut Evaluator<'_>,
-    paths: &[PathBuf],
-    history: Option<&HistoryStore>,
-) -> Result<Report, HistoryError> {
-    let read = paths.iter().map(|path| (path.clone(), read_package(path)));
-    check_read_packages(evaluator, read, history)
-}
-
-/// [`check_packages`] on packages already being read, in order (for example by a
-/// [`crate::package::ReadAhead`] started before the policies were compiled).
-pub fn check_read_packages(
     evaluator: &mut Evaluator<'_>,
     read: impl IntoIterator<Item = ReadResult>,
     history: Option<&HistoryStore>,

@@ -454,11 +454,11 @@ fn check(pkg, context) {
         let custom = 0;
         for column in columns { if column.custom { custom += 1; } }
         let first = if columns.is_empty() { () } else { columns[0] };
-        let first_text = if first == () { "-" } else { `${first.name}/${first.type ?? "?"}/${first.location.line}` };
-        found.push(finding("table", `${entity.schema_name} ${entity.name} ${columns.len()} ${custom} ${first_text}`, entity.location));
+        let first_text = if first == () { "-" } else { `${first.name}=${first}/${first.type ?? "?"}/${first.location.line}` };
+        found.push(finding("table", `${entity.schema_name}=${entity} ${entity.name} ${columns.len()} ${custom} ${first_text}`, entity.location));
     }
     for set in pkg.option_sets {
-        found.push(finding("choice", `${set.name} ${set.global} ${set.values.len()}`, set.location));
+        found.push(finding("choice", `${set.name}=${set} ${set.global} ${set.values.len()}`, set.location));
     }
     found
 }"#;
@@ -480,10 +480,10 @@ fn check(pkg, context) {
             let custom = e.attributes.iter().filter(|a| a.custom).count();
             let first = e.attributes.first().map_or("-".to_string(), |a| {
                 let kind = a.attribute_type.as_deref().unwrap_or("?");
-                format!("{}/{kind}/{}", a.name, a.location.line)
+                format!("{0}={0}/{kind}/{1}", a.name, a.location.line)
             });
             let message = format!(
-                "{} {} {} {custom} {first}",
+                "{0}={0} {1} {2} {custom} {first}",
                 e.schema_name,
                 e.name,
                 e.attributes.len()
@@ -496,7 +496,7 @@ fn check(pkg, context) {
         .option_sets
         .iter()
         .map(|s| {
-            let message = format!("{} {} {}", s.name, s.global, s.values.len());
+            let message = format!("{0}={0} {1} {2}", s.name, s.global, s.values.len());
             (message, s.location.line)
         })
         .collect();

@@ -13,7 +13,7 @@ use solguard::eval::{Evaluator, Target};
 use solguard::history::HistoryStore;
 use solguard::package::{discover, ReadAhead, ReadLimits};
 use solguard::report::Report;
-use solguard::run::check_read_packages;
+use solguard::run::check_packages;
 
 use super::output::{write_report, OutputArgs};
 
@@ -77,7 +77,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     if args.alert && config.alerts.is_empty() {
         bail!("--alert needs [[alerts]] sinks in the config (--config FILE)");
     }
-    let report = check_read_packages(&mut evaluator, packages, store.as_ref())?;
+    let report = check_packages(&mut evaluator, packages, store.as_ref())?;
     write_report(&args.output, &config, &report, "solguard-report")?;
     if args.alert {
         let store = match store {

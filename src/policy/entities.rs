@@ -53,6 +53,14 @@ impl ScriptEntity {
     fn get(&self) -> &Entity {
         &self.package.entities[self.index]
     }
+
+    fn column(&self, index: usize) -> Dynamic {
+        Dynamic::from(ScriptAttribute {
+            package: Arc::clone(&self.package),
+            entity: self.index,
+            index,
+        })
+    }
 }
 
 impl ScriptAttribute {
@@ -112,13 +120,7 @@ pub(crate) fn register(engine: &mut Engine) {
     });
     engine.register_get("attributes", |e: &mut ScriptEntity| -> Array {
         (0..e.get().attributes.len())
-            .map(|index| {
-                Dynamic::from(ScriptAttribute {
-                    package: Arc::clone(&e.package),
-                    entity: e.index,
-                    index,
-                })
-            })
+            .map(|index| e.column(index))
             .collect()
     });
     engine.register_fn("to_string", |e: &mut ScriptEntity| {
@@ -135,13 +137,7 @@ pub(crate) fn register(engine: &mut Engine) {
                 .iter()
                 .enumerate()
                 .filter(|(_, a)| a.custom && !a.unmodified && !has_prefix(&a.name, prefix))
-                .map(|(index, _)| {
-                    Dynamic::from(ScriptAttribute {
-                        package: Arc::clone(&e.package),
-                        entity: e.index,
-                        index,
-                    })
-                })
+                .map(|(index, _)| e.column(index))
                 .collect()
         },
     );
@@ -170,7 +166,9 @@ pub(crate) fn register(engine: &mut Engine) {
     engine.register_get("location", |a: &mut ScriptAttribute| {
         location(&a.get().location)
     });
-    engine.register_fn("to_string", |a: &mut ScriptAttribute| a.get().name.clone());
+    engine.register_fn("to_string", |a: &mut ScriptAttribute| {
+        a.get().name.to_string()
+    });
 
     engine.register_type_with_name::<ScriptOptionSet>("OptionSet");
     engine.register_get("name", |s: &mut ScriptOptionSet| text(&s.get().name));

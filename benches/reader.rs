@@ -165,7 +165,8 @@ fn check(pkg, context) {
 /// Issue figure: evaluating policies on one package must not dominate reading it. Times the
 /// shipped policy set, and a policy that walks the whole model and diffs it, against the read.
 fn evaluation_figures(path: &Path) {
-    use solguard::eval::{EvalSettings, Evaluator};
+    use solguard::config::EvalSettings;
+    use solguard::eval::{Evaluator, Related};
     use solguard::policy::{shipped_files, PolicyFile, PolicySet, SandboxLimits};
     use std::sync::Arc;
 
@@ -206,7 +207,12 @@ fn evaluation_figures(path: &Path) {
                     time::OffsetDateTime::now_utc().date(),
                 );
                 let started = Instant::now();
-                let findings = evaluator.evaluate(&package, Some(&package), &[]);
+                let related = Related {
+                    previous: Some(Arc::clone(&package)),
+                    installed: Some(Arc::clone(&package)),
+                    ..Related::default()
+                };
+                let findings = evaluator.evaluate(&package, &related);
                 let elapsed = started.elapsed();
                 assert!(
                     findings.iter().all(|f| f.code != "policy-error"),

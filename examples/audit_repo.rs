@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
-use solguard::audit::{audit, scan, AuditOptions, Order};
-use solguard::config::Config;
-use solguard::eval::Evaluator;
+use solguard::audit::{audit, scan, AuditOptions, AuditStores};
+use solguard::config::{Config, ReleaseOrder};
 use solguard::history::HistoryStore;
+use solguard::pipeline::Rules;
 
 fn run(
     dirs: &[PathBuf],
@@ -26,19 +26,19 @@ fn run(
     workers: usize,
 ) -> (Duration, usize, usize) {
     let config = Config::default();
-    let policies = config.load_policies(None).expect("policies");
-    let mut evaluator = Evaluator::new(
-        &policies,
-        config.eval.clone(),
-        time::OffsetDateTime::now_utc().date(),
-    );
+    let rules = Rules::load(&config, None).expect("policies");
+    let mut pipeline = rules.pipeline(config.eval.clone());
     let options = AuditOptions {
-        order: Order::Mtime,
+        order: ReleaseOrder::Exported,
         workers,
         baseline: None,
     };
     let started = Instant::now();
-    let report = audit(&mut evaluator, dirs, store, &options).expect("audit");
+    let stores = AuditStores {
+        cache: store,
+        baseline: None,
+    };
+    let report = audit(&mut pipeline, dirs, stores, &options).expect("audit");
     let elapsed = started.elapsed();
     let unreadable = report
         .packages

@@ -1,23 +1,40 @@
 //! solguard: a policy engine for Microsoft Dataverse / Dynamics 365 solution packages.
 //!
-//! The crate is layered and imports point downward only:
+//! The crate is layered; a module imports only from the layers listed before it:
 //!
-//! - [`package`] reads a zip or folder into a typed model; it knows nothing of policy.
-//! - [`policy`] loads Rhai policies and runs them in a sandbox.
-//! - [`eval`] runs a policy set on a package with its previous release, targets, settings and
-//!   waivers, and yields findings and a verdict; [`config`] supplies those settings.
-//! - [`history`] keeps every checked release in an embedded database.
-//! - [`report`] renders a run's outcome and [`alert`] builds and delivers alerts (outputs).
-//! - [`run`] drives one-shot runs over a list of packages (`check`); [`watch`] is the daemon on
-//!   drop folders; [`audit`] reads a whole release repository. The binary's `cli` sits on top.
+//! 1. [`diagnostic`]: the leaf vocabulary (severity, location, finding, verdict, rule info).
+//! 2. [`package`] reads a zip or folder into a typed model; it knows nothing of policy.
+//! 3. [`config`] reads `config.toml` into typed settings (targets, rules, waivers, release
+//!    order, report formats, daemon, alerts, audits).
+//! 4. [`assessment`]: one package's outcome, the type every output derives from.
+//! 5. [`policy`] loads Rhai policies and runs them in a sandbox.
+//! 6. [`eval`] runs a policy set on a package in its lineage and applies waivers.
+//! 7. [`history`] keeps every checked release, the daemon's state and the alert outbox.
+//! 8. [`report`] renders assessments; [`alert`] builds and delivers alerts.
+//! 9. [`pipeline`] is the one place that evaluates a package in its lineage: it loads the
+//!    rules, finds the releases to compare with, waives, and publishes reports, alerts and
+//!    history.
+//! 10. [`audit`] and [`watch`] are drivers: they choose which packages, in what order and
+//!     against which history, and hand each to the pipeline. The binary's `cli` sits on top.
+
+pub mod diagnostic;
+
+pub mod package;
+
+pub mod config;
+
+pub mod assessment;
+
+pub mod policy;
+
+pub mod eval;
+
+pub mod history;
 
 pub mod alert;
-pub mod audit;
-pub mod config;
-pub mod eval;
-pub mod history;
-pub mod package;
-pub mod policy;
 pub mod report;
-pub mod run;
+
+pub mod pipeline;
+
+pub mod audit;
 pub mod watch;

@@ -82,6 +82,14 @@ impl Repository {
     }
 }
 
+/// A managed release of `name` (data-loss checks apply to managed upgrades).
+fn managed(name: &str, version: &str) -> Manifest {
+    Manifest {
+        managed: Some("1".into()),
+        ..manifest(name, version)
+    }
+}
+
 fn generated() -> Repository {
     let mut repo = Repository::new();
     let budget = attribute("con_budget", "money", true);
@@ -91,7 +99,7 @@ fn generated() -> Repository {
     repo.add(
         "alpha/Alpha_1_0_0_0.zip",
         package(
-            &manifest("Alpha", "1.0.0.0"),
+            &managed("Alpha", "1.0.0.0"),
             &[project(std::slice::from_ref(&budget))],
         )
         .bytes(),
@@ -99,7 +107,7 @@ fn generated() -> Repository {
     repo.add(
         "alpha/Alpha_1_1_0_0.zip",
         package(
-            &manifest("Alpha", "1.1.0.0"),
+            &managed("Alpha", "1.1.0.0"),
             &[project(&[budget.clone(), extra.clone()])],
         )
         .bytes(),
@@ -107,7 +115,7 @@ fn generated() -> Repository {
     repo.add(
         "alpha/Alpha_1_0_5_0.zip",
         package(
-            &manifest("Alpha", "1.0.5.0"),
+            &managed("Alpha", "1.0.5.0"),
             &[project(&[budget.clone(), extra.clone()])],
         )
         .bytes(),
@@ -115,14 +123,14 @@ fn generated() -> Repository {
     repo.add(
         "alpha/Alpha_1_1_0_0_rebuilt.zip",
         package(
-            &manifest("Alpha", "1.1.0.0"),
+            &managed("Alpha", "1.1.0.0"),
             &[project(std::slice::from_ref(&budget))],
         )
         .bytes(),
     );
     repo.add(
         "alpha/Alpha_1_2_0_0.zip",
-        package(&manifest("Alpha", "1.2.0.0"), &[project(&[extra])]).bytes(),
+        package(&managed("Alpha", "1.2.0.0"), &[project(&[extra])]).bytes(),
     );
     // Beta: the publisher changes between releases.
     repo.add(
@@ -216,7 +224,14 @@ fn codes(report: &Value) -> BTreeSet<String> {
 #[test]
 fn a_generated_repository_is_audited_stream_by_stream() {
     let repo = generated();
-    let (code, report) = audit_json(&[repo.path(), "--target", "prod=9.2.24101.200"]);
+    // Builder zips carry no export time; the files' modification times give the order here.
+    let (code, report) = audit_json(&[
+        repo.path(),
+        "--order",
+        "mtime",
+        "--target",
+        "prod=9.2.24101.200",
+    ]);
     assert_eq!(code, Some(1));
     let found = codes(&report);
     for expected in [
@@ -321,11 +336,34 @@ fn a_baseline_reports_and_fails_only_on_new_findings() {
     let baseline = repo.dir.path().join("baseline.db");
     let baseline = baseline.to_str().unwrap().to_owned();
     let root = repo.path().to_owned();
-    let args = [root.as_str(), "--baseline", baseline.as_str()];
+    let args = [
+        root.as_str(),
+        "--order",
+        "mtime",
+        "--baseline",
+        baseline.as_str(),
+    ];
     let (code, first) = audit_json(&args);
     assert_eq!(code, Some(1));
     let all = first["audit"]["new_findings"].as_array().unwrap().len();
     assert!(all >= 9);
+    let (code, again) = audit_json(&args);
+    assert_eq!(
+        (
+            code,
+            again["audit"]["new_findings"].as_array().unwrap().len()
+        ),
+        (Some(1), all),
+        "the baseline moves only when asked: re-running a failing job fails again"
+    );
+    let mut update = args.to_vec();
+    update.push("--update-baseline");
+    let (code, _) = audit_json(&update);
+    assert_eq!(
+        code,
+        Some(1),
+        "the run that records the baseline still reports"
+    );
     let (code, second) = audit_json(&args);
     assert_eq!(code, Some(0), "nothing new");
     assert_eq!(second["audit"]["new_findings"].as_array().unwrap().len(), 0);
@@ -456,7 +494,7 @@ fn human_markdown_and_html_show_the_timelines() {
     let markdown = std::fs::read_to_string(dir.path().join("solguard-audit.md")).unwrap();
     assert!(markdown.contains("## Release streams"));
     assert!(markdown.contains(
-        "| Version | Date | File | Publisher | Managed | Platform | Verdict | Findings |"
+        "| Version | Exported | File | Publisher | Managed | Platform | Verdict | Findings |"
     ));
     let html = std::fs::read_to_string(dir.path().join("solguard-audit.html")).unwrap();
     let page = scraper::Html::parse_document(&html);

@@ -78,7 +78,7 @@ fn clean_packages_exit_zero_with_the_documented_json_shape() {
         String::from_utf8_lossy(&output.stderr)
     );
     let report = json(&output);
-    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["schema_version"], 2);
     assert_eq!(report["policy_set"].as_str().map(str::len), Some(64));
     let package = &report["packages"][0];
     assert_eq!(package["path"], path_str(&path));
@@ -561,7 +561,10 @@ fn history_database_supplies_previous_across_runs() {
     );
     let store = solguard::history::HistoryStore::open(&db).expect("database reopens");
     let releases = store.releases(Some("CONTOSOCORE")).expect("query");
-    let versions: Vec<&str> = releases.iter().map(|r| r.version.as_str()).collect();
+    let versions: Vec<&str> = releases
+        .iter()
+        .filter_map(|r| r.version.as_deref())
+        .collect();
     assert_eq!(versions, ["1.0.0.0", "1.1.0.0", "1.2.0.0"]);
     assert_eq!(
         releases.iter().map(|r| r.accepted).collect::<Vec<_>>(),
@@ -569,6 +572,6 @@ fn history_database_supplies_previous_across_runs() {
     );
     assert_eq!(releases[1].findings[0].code, "listed");
     assert_eq!(releases[0].sha256.as_ref().map(String::len), Some(64));
-    let history = store.accepted_history("contosocore").expect("history");
+    let history = store.accepted_releases("contosocore").expect("history");
     assert_eq!(history.len(), 2);
 }

@@ -59,7 +59,9 @@ fn codes(report: &Value, index: usize) -> Vec<String> {
 }
 
 #[test]
-fn removed_columns_are_each_named_with_where_they_stood() {
+fn removed_columns_of_an_unmanaged_release_are_drift_located_in_the_earlier_release() {
+    // Both releases are unmanaged: an unmanaged import never deletes, so the six dropped
+    // columns stay behind in the target. Each is named, located where it stood in 1.0.0.40.
     let report = check(
         &[
             "powerapps-tools/PowerPlatformAdmin_1_0_0_40.zip",
@@ -69,9 +71,10 @@ fn removed_columns_are_each_named_with_where_they_stood() {
     );
     let removed: Vec<(String, String, String)> = findings(&report, 1)
         .into_iter()
-        .filter(|(code, _, _)| code == "data-loss-risk/attribute-removed")
+        .filter(|(code, _, _)| code == "data-loss-risk/unmanaged-removal")
         .collect();
     assert_eq!(removed.len(), 6, "{removed:?}");
+    assert!(removed.iter().all(|(_, severity, _)| severity == "info"));
     for column in [
         "admin_app.admin_appcategory",
         "admin_app.admin_ownermanageroid",
@@ -87,21 +90,37 @@ fn removed_columns_are_each_named_with_where_they_stood() {
             "{column} named: {removed:?}"
         );
     }
-    let first = &report["packages"][1]["findings"]
+    let all = report["packages"][1]["findings"]
         .as_array()
-        .expect("findings")
+        .expect("findings");
+    assert!(
+        all.iter().all(|f| f["code"] != "attribute-removed"),
+        "no data-loss error for an unmanaged import"
+    );
+    let first = all
         .iter()
-        .find(|f| f["code"] == "attribute-removed")
+        .find(|f| f["code"] == "unmanaged-removal")
         .cloned()
         .expect("one");
     assert_eq!(first["location"]["file"], "customizations.xml");
     assert!(
+        first["location"]["package"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("PowerPlatformAdmin_1_0_0_40.zip")),
+        "the location points into the earlier release: {first}"
+    );
+    assert!(
         first["hint"]
             .as_str()
-            .is_some_and(|h| h.contains("deprecated")),
+            .is_some_and(|h| h.contains("never delete")),
         "{first}"
     );
-    assert_eq!(report["packages"][1]["verdict"], "fail");
+    assert_eq!(report["packages"][1]["verdict"], "warn");
+    assert_eq!(
+        report["packages"][1]["data_loss"].as_array().map(Vec::len),
+        Some(0),
+        "an unmanaged import deletes nothing"
+    );
     assert_eq!(
         report["packages"][0]["verdict"], "warn",
         "only prefix warnings on the first release"
@@ -185,8 +204,12 @@ fn publisher_drift_downgrades_and_format_changes() {
         ],
         &[],
     );
-    assert_eq!(codes(&report, 1), ["data-loss-risk/customization-removed"]);
-    assert_eq!(findings(&report, 1)[0].1, "warning");
+    assert_eq!(
+        codes(&report, 1),
+        ["data-loss-risk/unmanaged-removal"],
+        "an unmanaged release leaves the system table's customizations behind"
+    );
+    assert_eq!(findings(&report, 1)[0].1, "info");
 }
 
 #[test]

@@ -271,6 +271,7 @@ fn publisher_consistency_codes() {
 fn data_loss_codes_and_silent_cases() {
     let full = |more: &[String]| project(more);
     let old = with("1.0.0.0", |r| {
+        r.manifest.managed = Some("1".into());
         r.entities = vec![
             full(&[
                 attribute("con_cost", "money", true),
@@ -282,6 +283,7 @@ fn data_loss_codes_and_silent_cases() {
         r.extra = global_choice("con_status", &[612300000, 612300001]);
     });
     let new = with("1.1.0.0", |r| {
+        r.manifest.managed = Some("1".into());
         let code = attribute("con_code", "int", true);
         let shorter = attribute("con_name", "nvarchar", true)
             .replace("<MaxLength>100</MaxLength>", "<MaxLength>40</MaxLength>");

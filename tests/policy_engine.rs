@@ -6,9 +6,9 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use solguard::eval::{
-    EvalSettings, Evaluator, Finding, HistoryEntry, RuleSettings, Target, Verdict, Waiver,
-};
+use solguard::config::{EvalSettings, RuleSettings, Target, Waiver};
+use solguard::diagnostic::{Finding, Verdict};
+use solguard::eval::{Evaluator, HistoryEntry, Related};
 use solguard::package::{read_package, Package};
 use solguard::policy::{
     shipped_files, PolicyFile, PolicyLoadError, PolicySet, SandboxLimits, Severity,
@@ -44,7 +44,14 @@ fn evaluate(
     package: &Arc<Package>,
     previous: Option<&Arc<Package>>,
 ) -> Vec<Finding> {
-    Evaluator::new(policies, settings, date!(2026 - 11 - 22)).evaluate(package, previous, &[])
+    let related = Related {
+        previous: previous.cloned(),
+        installed: previous.cloned(),
+        ..Related::default()
+    };
+    let mut evaluator = Evaluator::new(policies, settings, date!(2026 - 11 - 22));
+    let findings = evaluator.evaluate(package, &related);
+    evaluator.waive(&package.unique_name, &package.version, findings)
 }
 
 #[test]
@@ -346,12 +353,18 @@ fn history_reaches_scripts() {
     let history = [HistoryEntry {
         version: "1.0.0.0".into(),
         publisher: "ultradynamics".into(),
-        managed: "unmanaged".into(),
+        managed: solguard::package::ManagedState::Unmanaged,
         sha256: None,
-        when: "2026-11-01T10:00:00Z".into(),
+        when: time::macros::datetime!(2026-11-01 10:00 UTC),
+        exported_at: None,
+        patch_of: None,
     }];
+    let related = Related {
+        history: history.to_vec(),
+        ..Related::default()
+    };
     let findings = Evaluator::new(&policies, EvalSettings::default(), date!(2026 - 11 - 22))
-        .evaluate(&package, None, &history);
+        .evaluate(&package, &related);
     assert_eq!(findings[0].message, "1.0.0.0 ultradynamics");
 }
 
@@ -383,7 +396,8 @@ fn waivers_apply_expire_and_report_unused() {
         ..EvalSettings::default()
     };
     let mut evaluator = Evaluator::new(&policies, settings, date!(2026 - 11 - 22));
-    let findings = evaluator.evaluate(&package, None, &[]);
+    let findings = evaluator.evaluate(&package, &Related::default());
+    let findings = evaluator.waive(&package.unique_name, &package.version, findings);
     let always = findings
         .iter()
         .find(|f| f.rule == "always")

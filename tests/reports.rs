@@ -13,8 +13,9 @@ use scraper::{Html, Selector};
 use serde_json::Value;
 use support::{corpus, Manifest, ZipBuilder};
 
-/// Corpus packages in release order: a warned upgrade that drops columns, an upgrade that
-/// drops a table (fail), a zip that is not a solution, and an unpacked tree and its upgrade.
+/// Corpus packages in release order: an unmanaged upgrade that drops columns (drift, located in
+/// the earlier release), a managed upgrade that drops a table (fail), a zip that is not a
+/// solution, and an unpacked tree and its upgrade.
 const PACKAGES: &[&str] = &[
     "powerapps-tools/PowerPlatformAdmin_1_0_0_40.zip",
     "powerapps-tools/PowerPlatformAdmin_1_0_0_42.zip",
@@ -84,6 +85,13 @@ fn settings() -> insta::Settings {
         r"policy set <code>[0-9a-f]{12}</code>",
         "policy set <code>[hash]</code>",
     );
+    // When the run happened (export times, read from the zips, stay).
+    settings.add_filter(
+        r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})",
+        "[checked at]",
+    );
+    settings.add_filter(r" · \d{4}-\d{2}-\d{2}", " · [checked on]");
+    settings.add_filter(r"policy set [0-9a-f]{12}", "policy set [hash]");
     settings
 }
 
@@ -106,7 +114,7 @@ fn every_format_matches_its_snapshot() {
 fn json_report_has_the_documented_schema() {
     let (dir, _) = fixed_reports(&[]);
     let report: Value = serde_json::from_str(&read(&dir, "solguard-report.json")).unwrap();
-    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["schema_version"], 2);
     for key in [
         "tool",
         "policy_set",
@@ -122,11 +130,35 @@ fn json_report_has_the_documented_schema() {
     assert_eq!(packages.len(), PACKAGES.len());
     let admin_42 = &packages[1];
     assert_eq!(admin_42["previous_version"], "1.0.0.40");
-    let losses = admin_42["data_loss"].as_array().unwrap();
-    assert!(
-        !losses.is_empty() && losses.iter().all(|l| l["kind"] == "column"),
-        "{losses:?}"
+    assert_eq!(
+        admin_42["data_loss"].as_array().map(Vec::len),
+        Some(0),
+        "an unmanaged import deletes nothing"
     );
+    let drift: Vec<&Value> = admin_42["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "unmanaged-removal")
+        .collect();
+    assert_eq!(drift.len(), 6);
+    assert!(
+        drift
+            .iter()
+            .all(|f| f["location"]["package"] == PACKAGES[0]),
+        "removed columns point into 1.0.0.40: {drift:?}"
+    );
+    assert!(
+        packages[0]["exported_at"].is_string(),
+        "zips carry their export time"
+    );
+    assert!(
+        packages[5]["exported_at"].is_null(),
+        "unpacked trees have none"
+    );
+    assert!(packages
+        .iter()
+        .all(|p| p["policy_set"] == report["policy_set"]));
     let audit = &packages[3];
     assert_eq!(audit["verdict"], "fail");
     assert!(audit["data_loss"]
@@ -134,6 +166,14 @@ fn json_report_has_the_documented_schema() {
         .unwrap()
         .iter()
         .any(|l| l["kind"] == "table"));
+    assert!(
+        audit["data_loss"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["location"]["package"] == PACKAGES[2]),
+        "what the upgrade deletes is located in the release it stood in"
+    );
     let history = report["history"].as_array().unwrap();
     let admin = history
         .iter()
@@ -203,6 +243,23 @@ fn sarif_is_valid_and_meets_code_scanning_requirements() {
         assert!(physical["artifactLocation"]["uri"].is_string(), "{result}");
         assert!(result["partialFingerprints"]["solguardFinding/v1"].is_string());
         assert!(result["properties"]["code"].is_string());
+    }
+    // A removed item points into the release it stood in, never into the new package.
+    let drift: Vec<&Value> = results
+        .iter()
+        .filter(|r| {
+            r["properties"]["code"] == "unmanaged-removal"
+                && r["message"]["text"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("PowerPlatformAdmin 1.0.0.40 -> 1.0.0.42"))
+        })
+        .collect();
+    assert_eq!(drift.len(), 6);
+    for result in drift {
+        let uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap();
+        assert!(uri.ends_with("PowerPlatformAdmin_1_0_0_40.zip"), "{result}");
     }
     // Unpacked trees point at the real file and line; zips at the zip, the entry nested.
     let folder_result = results

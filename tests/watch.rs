@@ -67,7 +67,7 @@ fn a_dropped_package_gets_reports_an_alert_and_metrics() {
     );
 
     let admin = root.report_for("PowerPlatformAdmin").expect("admin report");
-    assert_eq!(admin["schema_version"], 1);
+    assert_eq!(admin["schema_version"], 2);
     assert_eq!(admin["packages"][0]["version"], "1.0.0.42");
     assert_eq!(verdict(&admin), "warn");
     assert!(codes(&admin).contains(&"component-prefix".to_owned()));
@@ -152,7 +152,16 @@ fn a_dropped_package_gets_reports_an_alert_and_metrics() {
     );
     assert!(metrics.contains("solguard_last_reload_success 1"));
     assert!(metrics.contains("solguard_queue_depth 0"));
-    assert!(metrics.contains("solguard_policy_set{hash=\""));
+    // /metrics shows the policy set the reports carry.
+    let policy_set = admin["policy_set"]
+        .as_str()
+        .expect("the report names its policy set");
+    assert!(
+        metrics.contains(&format!(
+            "solguard_policy_set{{watch=\"drop\",hash=\"{policy_set}\"}} 1"
+        )),
+        "{metrics}"
+    );
     let (_, status_json) = http_get(address, "/status").expect("status");
     let status_json: serde_json::Value = serde_json::from_str(&status_json).unwrap();
     assert_eq!(status_json["folders"][0]["name"], "drop");

@@ -65,7 +65,7 @@ pub fn teams_card(delivery: &Delivery) -> Value {
         "text": headline(delivery),
     })];
     for alert in &delivery.alerts {
-        let color = if alert.verdict == crate::eval::Verdict::Fail {
+        let color = if alert.verdict == crate::diagnostic::Verdict::Fail {
             "Attention"
         } else {
             "Warning"
@@ -162,6 +162,7 @@ pub fn email_body(delivery: &Delivery) -> (String, String, String) {
         if !alert.reports.is_empty() {
             text.push_str(&format!("Reports: {}\n", alert.reports.join(", ")));
         }
+        text.push_str(&format!("Policy set: {}\n", alert.policy_set));
     }
     text.push_str(&format!(
         "\nIdempotency key: {}\n",
@@ -176,6 +177,7 @@ pub fn email_body(delivery: &Delivery) -> (String, String, String) {
                     p { "File: " code { (alert.path) } " (folder " (alert.source) ")" }
                     ul { @for line in finding_lines(alert) { li { (line) } } }
                     @if !alert.reports.is_empty() { p { "Reports: " (alert.reports.join(", ")) } }
+                    p { small { "Policy set " code { (alert.policy_set) } } }
                 }
                 p style="color: #667085; font-size: 12px" { "Idempotency key: " (delivery.idempotency_key) }
             }

@@ -58,7 +58,7 @@ pub struct RoundOutcome {
 }
 
 fn now_rfc3339() -> String {
-    crate::run::now_rfc3339()
+    crate::diagnostic::now_rfc3339()
 }
 
 /// Delivers what is due for `sink`. A digest sink sends only when `digest_due`.

@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::Route;
-use crate::eval::{Finding, Verdict};
-use crate::report::PackageReport;
+use crate::diagnostic::{Finding, Verdict};
+use crate::report::Assessment;
 
 pub use cards::{email_body, slack_message, teams_card};
 pub use deliver::{deliver_due, Backoff, RoundOutcome};
@@ -39,13 +39,16 @@ pub struct Alert {
     pub findings: Vec<Finding>,
     /// Report files for the package.
     pub reports: Vec<String>,
+    /// Hash of everything that decided the verdict, as in the reports.
+    #[serde(default)]
+    pub policy_set: String,
     /// RFC 3339 time the package was evaluated.
     pub created_at: String,
 }
 
 /// The alert for `package`, or `None` when it passed.
 pub fn alert_for(
-    package: &PackageReport,
+    package: &Assessment,
     content_hash: &str,
     source: &str,
     reports: &[String],
@@ -70,6 +73,7 @@ pub fn alert_for(
         verdict: package.verdict,
         findings,
         reports: reports.to_vec(),
+        policy_set: package.policy_set.clone(),
         created_at: created_at.to_owned(),
     })
 }

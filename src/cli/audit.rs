@@ -4,24 +4,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 
-use solguard::audit::{audit, AuditOptions, Order};
-use solguard::eval::Evaluator;
+use solguard::audit::{audit, AuditOptions, AuditStores, BaselineOptions};
 use solguard::history::HistoryStore;
 
-use super::check::{load_rules, today};
-use super::output::{write_report, OutputArgs};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum OrderArg {
-    /// File modification time: the order releases were made.
-    Mtime,
-    /// Solution version.
-    Version,
-    /// File path.
-    Path,
-}
+use super::check::load_rules;
+use super::output::{write_report, OrderArg, OutputArgs};
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
@@ -29,7 +18,7 @@ pub struct AuditArgs {
     #[arg(required = true)]
     dirs: Vec<PathBuf>,
     /// Order of releases within a solution's stream.
-    #[arg(long, value_enum, default_value_t = OrderArg::Mtime)]
+    #[arg(long, value_enum, default_value_t = OrderArg::Exported)]
     order: OrderArg,
     /// Configuration file (policy settings, targets, waivers, report formats).
     #[arg(long)]
@@ -43,10 +32,15 @@ pub struct AuditArgs {
     /// History database: caches parsed packages, so unchanged files are not read again.
     #[arg(long)]
     history: Option<PathBuf>,
-    /// Baseline database: findings of the previous audit of these folders are kept here; only
-    /// new ones are listed as new and count against --fail-on.
+    /// Baseline database: the findings an earlier audit of these folders recorded. Only
+    /// findings it lacks are listed as new and count against --fail-on. Works with or without
+    /// --history (the two may be the same file).
     #[arg(long, value_name = "FILE")]
     baseline: Option<PathBuf>,
+    /// Replace the baseline with this audit's findings. Without it the baseline never moves,
+    /// so re-running a failing CI job fails again.
+    #[arg(long, requires = "baseline")]
+    update_baseline: bool,
     /// Parallel readers (default: one per core).
     #[arg(long)]
     workers: Option<usize>,
@@ -54,45 +48,52 @@ pub struct AuditArgs {
     output: OutputArgs,
 }
 
+/// The repository's identity in a baseline database: its folders, resolved and sorted.
+fn repository_key(dirs: &[PathBuf]) -> String {
+    let mut dirs: Vec<String> = dirs
+        .iter()
+        .map(|d| {
+            std::fs::canonicalize(d)
+                .unwrap_or_else(|_| d.clone())
+                .display()
+                .to_string()
+        })
+        .collect();
+    dirs.sort();
+    dirs.join("\n")
+}
+
 pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
-    let (config, policies, settings) = load_rules(
+    let (config, rules, settings) = load_rules(
         args.config.as_deref(),
         args.policies.as_deref(),
         &args.targets,
     )?;
-    let mut evaluator = Evaluator::new(&policies, settings, today());
-    // One database for the cache and the baseline: --history, else the baseline file.
-    let database = args.history.as_ref().or(args.baseline.as_ref());
-    let store = database
-        .map(|p| HistoryStore::open(p))
-        .transpose()?
-        .map(std::sync::Mutex::new);
-    let repository = args.baseline.as_ref().map(|_| {
-        let mut dirs: Vec<String> = args
-            .dirs
-            .iter()
-            .map(|d| {
-                std::fs::canonicalize(d)
-                    .unwrap_or_else(|_| d.clone())
-                    .display()
-                    .to_string()
-            })
-            .collect();
-        dirs.sort();
-        dirs.join("\n")
-    });
+    let mut pipeline = rules.pipeline(settings);
+    let open = |path: &PathBuf| HistoryStore::open(path).map(std::sync::Mutex::new);
+    let cache = args.history.as_ref().map(open).transpose()?;
+    let same_file = args.history.is_some() && args.history == args.baseline;
+    let baseline_store = match &args.baseline {
+        Some(path) if !same_file => Some(open(path)?),
+        _ => None,
+    };
+    let stores = AuditStores {
+        cache: cache.as_ref(),
+        baseline: baseline_store
+            .as_ref()
+            .or(if same_file { cache.as_ref() } else { None }),
+    };
     let options = AuditOptions {
-        order: match args.order {
-            OrderArg::Mtime => Order::Mtime,
-            OrderArg::Version => Order::Version,
-            OrderArg::Path => Order::Path,
-        },
+        order: args.order.into(),
         workers: args
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from)),
-        baseline: repository,
+        baseline: args.baseline.as_ref().map(|_| BaselineOptions {
+            repository: repository_key(&args.dirs),
+            update: args.update_baseline,
+        }),
     };
-    let report = audit(&mut evaluator, &args.dirs, store.as_ref(), &options)?;
+    let report = audit(&mut pipeline, &args.dirs, stores, &options)?;
     write_report(&args.output, &config, &report, "solguard-audit")?;
     let worst = match report.audit.as_ref().and_then(|a| a.new_findings.as_ref()) {
         Some(new) => new.iter().map(|f| f.severity).max(),

@@ -1,5 +1,7 @@
-//! `solguard check PATH...`: the CI gate. Evaluates packages in argument order and exits 0 when
-//! nothing reaches `--fail-on`, 1 when something does, 2 on usage, config or policy errors.
+//! `solguard check PATH...`: the CI gate. Evaluates packages in argument order (a folder's
+//! packages in release order, export time by default) and exits 0 when nothing reaches
+//! `--fail-on`, 1 when something does (a policy that fails at run time is a `policy-error`
+//! finding, so it counts as an error), 2 on usage, config or policy loading errors.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,14 +10,14 @@ use anyhow::{bail, Context};
 use clap::Args;
 
 use solguard::alert::{alert_for, deliver_due, outbox_rows};
-use solguard::config::Config;
-use solguard::eval::{Evaluator, Target};
+use solguard::config::{Config, EvalSettings, Target};
 use solguard::history::HistoryStore;
-use solguard::package::{discover, ReadAhead, ReadLimits};
+use solguard::package::{discover, ReadAhead, ReadLimits, ReadResult};
+use solguard::pipeline::order::{names_a_folder, read_in_order};
+use solguard::pipeline::{check_packages, Rules};
 use solguard::report::Report;
-use solguard::run::check_packages;
 
-use super::output::{write_report, OutputArgs};
+use super::output::{write_report, OrderArg, OutputArgs};
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -34,6 +36,10 @@ pub struct CheckArgs {
     /// History database (SQLite): previous releases are read from it and results recorded to it.
     #[arg(long)]
     history: Option<PathBuf>,
+    /// Release order of the packages found in a folder argument (packages named one by one
+    /// keep argument order).
+    #[arg(long, value_enum, default_value_t = OrderArg::Exported)]
+    order: OrderArg,
     /// Send alerts for packages that did not pass through the config's [[alerts]] sinks. With
     /// --history, alerts are kept in its outbox: each is sent once, and one that could not be
     /// delivered is sent by the next run.
@@ -61,14 +67,22 @@ fn parse_target(text: &str) -> anyhow::Result<Target> {
 }
 
 pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
-    // The first package is read while the policies compile.
-    let packages = ReadAhead::start(discover(&args.paths), ReadLimits::default());
-    let (config, policies, settings) = load_rules(
+    // Packages named one by one are read while the policies compile; a folder's packages are
+    // read in full first, to be put in release order.
+    let packages: Box<dyn Iterator<Item = ReadResult>> = if names_a_folder(&args.paths) {
+        Box::new(read_in_order(&args.paths, args.order.into(), &ReadLimits::default()).into_iter())
+    } else {
+        Box::new(ReadAhead::start(
+            discover(&args.paths),
+            ReadLimits::default(),
+        ))
+    };
+    let (config, rules, settings) = load_rules(
         args.config.as_deref(),
         args.policies.as_deref(),
         &args.targets,
     )?;
-    let mut evaluator = Evaluator::new(&policies, settings, today());
+    let mut pipeline = rules.pipeline(settings);
     let store = args
         .history
         .as_deref()
@@ -77,7 +91,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     if args.alert && config.alerts.is_empty() {
         bail!("--alert needs [[alerts]] sinks in the config (--config FILE)");
     }
-    let report = check_packages(&mut evaluator, packages, store.as_ref())?;
+    let report = check_packages(&mut pipeline, packages, store.as_ref())?;
     write_report(&args.output, &config, &report, "solguard-report")?;
     if args.alert {
         let store = match store {
@@ -94,39 +108,32 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The config (or defaults), its policy set (with `policies` overriding the configured
-/// folder), and its evaluation settings with the `--target` values applied.
+/// The config (or defaults), its rules (with `policies` overriding the configured folder,
+/// compiled with the configured sandbox limits), and its evaluation settings with the
+/// `--target` values applied.
 pub(super) fn load_rules(
     config: Option<&std::path::Path>,
     policies: Option<&std::path::Path>,
     targets: &[String],
-) -> anyhow::Result<(
-    Config,
-    solguard::policy::PolicySet,
-    solguard::eval::EvalSettings,
-)> {
+) -> anyhow::Result<(Config, Rules, EvalSettings)> {
     let config = match config {
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };
-    let policies = config.load_policies(policies)?;
+    let rules = Rules::load(&config, policies)?;
     let mut settings = config.eval.clone();
     for text in targets {
         let target = parse_target(text)?;
         settings.targets.retain(|t| t.name != target.name);
         settings.targets.push(target);
     }
-    Ok((config, policies, settings))
-}
-
-pub(super) fn today() -> time::Date {
-    time::OffsetDateTime::now_utc().date()
+    Ok((config, rules, settings))
 }
 
 /// Queues an alert per package that did not pass for every sink whose route takes it, then
 /// makes one delivery round per sink; failures are reported and stay queued in the outbox.
 fn send_alerts(config: &Config, report: &Report, store: HistoryStore) -> anyhow::Result<()> {
-    let now = solguard::run::now_rfc3339();
+    let now = solguard::diagnostic::now_rfc3339();
     let mut rows = Vec::new();
     for package in &report.packages {
         let identity = package

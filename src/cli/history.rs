@@ -10,8 +10,9 @@ use anyhow::bail;
 use clap::Args;
 
 use serde::Serialize;
-use solguard::history::{HistoryStore, ReleaseRecord};
-use solguard::policy::Severity;
+use solguard::assessment::Assessment;
+use solguard::diagnostic::Severity;
+use solguard::history::{rfc3339, HistoryStore};
 
 use super::Format;
 
@@ -32,7 +33,7 @@ pub struct HistoryArgs {
 #[derive(Serialize)]
 struct Solution<'a> {
     unique_name: &'a str,
-    releases: Vec<&'a ReleaseRecord>,
+    releases: Vec<&'a Assessment>,
 }
 
 pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
@@ -47,10 +48,11 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
     let records = store.releases(args.unique_name.as_deref())?;
     let mut solutions: BTreeMap<String, Solution<'_>> = BTreeMap::new();
     for record in &records {
+        let name = record.unique_name.as_deref().unwrap_or_default();
         solutions
-            .entry(record.unique_name.to_lowercase())
+            .entry(name.to_lowercase())
             .or_insert_with(|| Solution {
-                unique_name: &record.unique_name,
+                unique_name: name,
                 releases: Vec::new(),
             })
             .releases
@@ -84,16 +86,16 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
                     writeln!(
                         out,
                         "  {:<14} {:<8} {:<4} {}  {}  {}{}",
-                        release.version,
+                        release.version.as_deref().unwrap_or_default(),
                         if release.accepted {
                             "accepted"
                         } else {
                             "rejected"
                         },
                         release.verdict.as_str(),
-                        release.checked_at,
-                        release.publisher,
-                        release.path,
+                        rfc3339(release.checked_at),
+                        release.publisher.as_deref().unwrap_or_default(),
+                        release.path.display(),
                         if errors > 0 {
                             format!("  ({errors} errors)")
                         } else {

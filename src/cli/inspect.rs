@@ -79,7 +79,10 @@ fn write_human(out: &mut impl Write, package: &Package) -> io::Result<()> {
     let export = &package.export;
     writeln!(
         out,
-        "  exported:    version {} package version {} minimum {} by {}",
+        "  exported:    at {} from version {} package version {} minimum {} by {}",
+        package
+            .exported_at
+            .map_or_else(|| "-".into(), |t| t.to_string()),
         or_dash(&export.version),
         or_dash(&export.solution_package_version),
         or_dash(&export.minimum_version),

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 
-use solguard::config::Config;
-use solguard::policy::Severity;
+use solguard::config::{Config, ReleaseOrder};
+use solguard::diagnostic::Severity;
 use solguard::report::{render, write_atomic, RenderOptions, Report, ReportFormat};
 
 #[derive(Debug, Args)]
@@ -46,6 +46,30 @@ fn parse_format(text: &str) -> Result<ReportFormat, String> {
     ReportFormat::parse(text).ok_or_else(|| {
         format!("unknown format {text:?} (expected human, json, markdown, html, sarif or junit)")
     })
+}
+
+/// Release order of packages checked together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OrderArg {
+    /// Export time read from the zip entries; ties by version (the default).
+    Exported,
+    /// Solution version.
+    Version,
+    /// File modification time (a git checkout or a copy resets it).
+    Mtime,
+    /// File path.
+    Path,
+}
+
+impl From<OrderArg> for ReleaseOrder {
+    fn from(order: OrderArg) -> Self {
+        match order {
+            OrderArg::Exported => Self::Exported,
+            OrderArg::Version => Self::Version,
+            OrderArg::Mtime => Self::Mtime,
+            OrderArg::Path => Self::Path,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

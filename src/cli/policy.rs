@@ -7,8 +7,9 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use solguard::eval::{run_cases, CaseFile};
-use solguard::policy::{extract_shipped, PolicySet, SandboxLimits};
+use solguard::config::Config;
+use solguard::pipeline::{run_cases, CaseFile, Rules};
+use solguard::policy::extract_shipped;
 use solguard::report::write_case_junit;
 
 #[derive(Debug, Subcommand)]
@@ -46,6 +47,20 @@ pub struct TestArgs {
     /// Also write the results as JUnit XML.
     #[arg(long)]
     junit: Option<PathBuf>,
+    /// Configuration file: its sandbox limits (the policy time budget) apply to the cases.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+/// The config for sandbox limits (defaults without one), never its policies folder: the folder
+/// to test is named on the command line.
+fn limits_config(path: Option<&Path>) -> anyhow::Result<Config> {
+    let mut config = match path {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    config.policies_dir = None;
+    Ok(config)
 }
 
 pub fn run(command: &PolicyCommand) -> anyhow::Result<ExitCode> {
@@ -57,7 +72,8 @@ pub fn run(command: &PolicyCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn list(args: &ListArgs) -> anyhow::Result<ExitCode> {
-    let policies = PolicySet::load(args.policies.as_deref(), SandboxLimits::default())?;
+    let rules = Rules::load(&Config::default(), args.policies.as_deref())?;
+    let policies = rules.policies();
     let mut out = std::io::stdout().lock();
     if args.json {
         let metas: Vec<_> = policies
@@ -82,7 +98,8 @@ fn list(args: &ListArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn explain(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
-    let policies = PolicySet::load(args.policies.as_deref(), SandboxLimits::default())?;
+    let rules = Rules::load(&Config::default(), args.policies.as_deref())?;
+    let policies = rules.policies();
     let Some(policy) = policies.get(&args.id) else {
         bail!(
             "no policy {:?}; known policies: {}",
@@ -132,10 +149,11 @@ fn case_files(dir: &Path, origin_prefix: &str) -> anyhow::Result<Vec<CaseFile>> 
 }
 
 fn test(args: &TestArgs) -> anyhow::Result<ExitCode> {
+    let config = limits_config(args.config.as_deref())?;
     let extracted;
-    let (policies, dir, prefix) = match &args.dir {
+    let (rules, dir, prefix) = match &args.dir {
         Some(dir) => (
-            PolicySet::load(Some(dir), SandboxLimits::default())?,
+            Rules::load(&config, Some(dir))?,
             dir.clone(),
             format!("{}/", dir.display()),
         ),
@@ -143,15 +161,16 @@ fn test(args: &TestArgs) -> anyhow::Result<ExitCode> {
             extracted = tempfile::tempdir()?;
             extract_shipped(extracted.path())?;
             (
-                PolicySet::load(None, SandboxLimits::default())?,
+                Rules::load(&config, None)?,
                 extracted.path().to_path_buf(),
                 "shipped:".to_owned(),
             )
         }
     };
+    let policies = rules.policies();
     let files = case_files(&dir, &prefix)?;
     let today = time::OffsetDateTime::now_utc().date();
-    let results = run_cases(&policies, &files, today);
+    let results = run_cases(policies, &files, today);
     let tested_layer = args.dir.is_none();
     let untested: Vec<String> = policies
         .policies()

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::checker::{Checker, Value};
-use crate::policy::Severity;
+use crate::diagnostic::Severity;
 
 /// A value that must not be shown: webhook URLs (they embed tokens), HMAC keys, passwords.
 #[derive(Clone, PartialEq, Eq)]

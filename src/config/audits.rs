@@ -8,8 +8,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use super::checker::{Checker, Value};
-use crate::audit::Order;
-use crate::eval::{RuleSettings, Target};
+use super::settings::{ReleaseOrder, RuleSettings, Target};
 
 /// One scheduled audit.
 #[derive(Debug, Clone)]
@@ -20,7 +19,7 @@ pub struct AuditConfig {
     /// Cron expression with seconds: `sec min hour day-of-month month day-of-week [year]`.
     pub schedule: cron::Schedule,
     pub time_zone: chrono_tz::Tz,
-    pub order: Order,
+    pub order: ReleaseOrder,
     pub targets: Vec<Target>,
     pub rules: BTreeMap<String, RuleSettings>,
     /// Sinks told about new findings (`None`: every sink).
@@ -81,7 +80,7 @@ impl Checker<'_> {
         let table = self.table(entry, key)?;
         let (mut name, mut folders, mut schedule) = (None, Vec::new(), None);
         let mut time_zone = chrono_tz::UTC;
-        let mut order = Order::Mtime;
+        let mut order = ReleaseOrder::Exported;
         let (mut targets, mut rules, mut alerts) = (Vec::new(), BTreeMap::new(), None);
         let mut schedule_given = false;
         for (field, value) in table {
@@ -126,13 +125,14 @@ impl Checker<'_> {
                         }
                     }
                 }
-                "order" => match self.string(value, &field_key).as_deref() {
-                    Some("mtime") => order = Order::Mtime,
-                    Some("version") => order = Order::Version,
-                    Some("path") => order = Order::Path,
-                    Some(_) => self.problem(&value.span(), &field_key, "expected \"mtime\", \"version\" or \"path\""),
-                    None => {}
-                },
+                "order" => {
+                    if let Some(text) = self.string(value, &field_key) {
+                        match ReleaseOrder::parse(&text) {
+                            Some(parsed) => order = parsed,
+                            None => self.problem(&value.span(), &field_key, "expected \"exported\", \"version\", \"mtime\" or \"path\""),
+                        }
+                    }
+                }
                 "targets" => targets = self.targets(value, &field_key),
                 "rules" => rules = self.rules(value, plain_rules, &field_key),
                 "alerts" => match value.get_ref().as_array() {

@@ -9,9 +9,9 @@ use std::time::Duration;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
+use super::settings::{RuleSettings, Target, Waiver};
 use super::{Config, ConfigError, ConfigProblem};
-use crate::eval::{RuleSettings, Target, Waiver};
-use crate::policy::{is_kebab_case, Severity};
+use crate::diagnostic::{is_kebab_case, line_column, Severity};
 
 pub(super) struct Checker<'t> {
     text: &'t str,
@@ -46,7 +46,7 @@ impl<'t> Checker<'t> {
         self.base.join(path)
     }
     pub(super) fn problem(&mut self, span: &Range<usize>, key: &str, message: &str) {
-        let (line, column) = crate::policy::line_column(self.text, span.start);
+        let (line, column) = line_column(self.text, span.start);
         self.problems.push(ConfigProblem {
             line,
             column,
@@ -258,7 +258,7 @@ impl<'t> Checker<'t> {
                     );
                 }
             }
-            let (line, _) = crate::policy::line_column(self.text, entry.span().start);
+            let (line, _) = line_column(self.text, entry.span().start);
             config.eval.waivers.push(Waiver {
                 rule: fields.remove("rule").unwrap_or_default(),
                 code: fields.remove("code"),

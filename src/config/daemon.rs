@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::checker::{Checker, Value};
-use crate::eval::{RuleSettings, Target};
-use crate::report::ReportFormat;
+use super::settings::{ReportFormat, RuleSettings, Target};
 
 /// Status server address when the config names none.
 pub const DEFAULT_STATUS: &str = "127.0.0.1:9464";

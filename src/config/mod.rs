@@ -10,15 +10,12 @@ mod alerts;
 mod audits;
 mod checker;
 mod daemon;
+mod settings;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use toml::de::DeTable;
-
-use crate::eval::EvalSettings;
-use crate::policy::{PolicyLoadError, PolicySet, SandboxLimits};
-use crate::report::ReportFormat;
 
 /// Report files when the config names none.
 pub const DEFAULT_REPORT_FORMATS: [ReportFormat; 3] = [
@@ -33,6 +30,7 @@ pub use alerts::{
 pub use audits::AuditConfig;
 use checker::Checker;
 pub use daemon::{DaemonSettings, Disposition, WatchFolder, DEFAULT_STATUS};
+pub use settings::{EvalSettings, ReleaseOrder, ReportFormat, RuleSettings, Target, Waiver};
 
 /// The shipped `config.toml`, used by `solguard watch` when no config file exists.
 pub const SHIPPED_CONFIG: &str = include_str!("../../config.toml");
@@ -181,16 +179,6 @@ impl Config {
         self.merged(&audit.rules, &audit.targets)
     }
 
-    /// Loads the shipped policies plus those in `override_dir`, else in the configured folder,
-    /// with the configured time budget.
-    pub fn load_policies(&self, override_dir: Option<&Path>) -> Result<PolicySet, PolicyLoadError> {
-        let mut limits = SandboxLimits::default();
-        if let Some(budget) = self.time_budget {
-            limits.time_budget = budget;
-        }
-        PolicySet::load(override_dir.or(self.policies_dir.as_deref()), limits)
-    }
-
     /// Evaluation settings for packages from `watch`: its rules over the global ones, its
     /// targets replacing global ones of the same name.
     pub fn eval_for(&self, watch: &WatchFolder) -> EvalSettings {
@@ -200,8 +188,8 @@ impl Config {
     /// The global settings with `rules` over them and `targets` replacing same-named ones.
     fn merged(
         &self,
-        rules: &std::collections::BTreeMap<String, crate::eval::RuleSettings>,
-        targets: &[crate::eval::Target],
+        rules: &std::collections::BTreeMap<String, RuleSettings>,
+        targets: &[Target],
     ) -> EvalSettings {
         let mut settings = self.eval.clone();
         for (id, rule) in rules {

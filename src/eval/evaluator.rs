@@ -1,63 +1,59 @@
-//! Runs every enabled policy of a policy set on one package, with its previous release,
-//! history, targets and per-policy parameters, then applies severities and waivers.
-//! Synchronous and deterministic: the same inputs give the same findings in the same order.
+//! Runs every enabled policy of a policy set on one package in its lineage (the releases it is
+//! compared with), with targets and per-policy parameters, applies severities, and passes
+//! findings through the configured waivers. Synchronous and deterministic: the same inputs give
+//! the same findings in the same order.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use rhai::{Dynamic, Map};
+use rhai::{Array, Dynamic, Map};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use time::Date;
+use time::{Date, OffsetDateTime, PrimitiveDateTime};
 
-use super::finding::{Finding, Waived, PACKAGE_FORMAT_RULE, POLICY_ERROR_CODE, WAIVERS_RULE};
-use super::waiver::Waiver;
-use crate::package::{Location, Package, PackageError};
-use crate::policy::{PolicySet, ScriptPackage, Severity};
-
-/// A configured target environment: policies compare packages against its platform version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Target {
-    pub name: String,
-    pub version: String,
-}
-
-/// Per-policy settings from the config.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct RuleSettings {
-    pub enabled: Option<bool>,
-    pub severity: Option<Severity>,
-    pub params: toml::Table,
-}
+use crate::config::EvalSettings;
+use crate::diagnostic::POLICY_ERROR_CODE;
+use crate::diagnostic::{Finding, Location, Severity, Waived, PACKAGE_FORMAT_RULE, WAIVERS_RULE};
+use crate::package::{ManagedState, Package, PackageError};
+use crate::policy::{PolicySet, ScriptPackage};
 
 /// One accepted release of a solution, as policies see it in `context.history`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryEntry {
     pub version: String,
     pub publisher: String,
-    pub managed: String,
+    pub managed: ManagedState,
     pub sha256: Option<String>,
-    /// RFC 3339 time the release was checked.
-    pub when: String,
+    /// When the release was accepted.
+    #[serde(with = "time::serde::rfc3339")]
+    pub when: OffsetDateTime,
+    /// Export time read from the zip (no time zone), when known.
+    pub exported_at: Option<PrimitiveDateTime>,
+    /// For a patch: the unique name of its parent solution.
+    pub patch_of: Option<String>,
 }
 
-/// Releases related to the package being evaluated.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Related<'a> {
-    /// The last accepted release of the same solution.
-    pub previous: Option<&'a Arc<Package>>,
-    /// Accepted releases of the same solution, oldest first.
-    pub history: &'a [HistoryEntry],
-    /// For a patch: the last accepted release of its parent solution.
-    pub parent: Option<&'a Arc<Package>>,
-}
-
-/// Everything an evaluation needs besides the packages.
+/// The releases a package is evaluated against: its place in its solution's lineage. Built by
+/// the pipeline from the history (or the run); what each field holds is in `lib.rs`'s lineage
+/// notes and the README.
 #[derive(Debug, Clone, Default)]
-pub struct EvalSettings {
-    pub rules: BTreeMap<String, RuleSettings>,
-    pub targets: Vec<Target>,
-    pub waivers: Vec<Waiver>,
+pub struct Related {
+    /// The last accepted release of the same unique name in the same form (managed or
+    /// unmanaged): what versions are compared with.
+    pub previous: Option<Arc<Package>>,
+    /// What the target holds before this release: `previous`, plus for a new base release the
+    /// accepted patches of that base merged in. What data-loss checks compare with.
+    pub installed: Option<Arc<Package>>,
+    /// The accepted release of the same version in the other form (its managed/unmanaged twin).
+    pub twin: Option<Arc<Package>>,
+    /// The last accepted release of the same unique name in the other form.
+    pub other_form: Option<Arc<Package>>,
+    /// For a patch: the current accepted base release of its parent solution.
+    pub parent: Option<Arc<Package>>,
+    /// Accepted patches of the same base (for a patch: its parent's other patches; for a base
+    /// release: the patches of the base it replaces), newest version of each.
+    pub patches: Vec<Arc<Package>>,
+    /// Accepted releases of the same unique name, oldest first.
+    pub history: Vec<HistoryEntry>,
 }
 
 /// Evaluates packages against a policy set; keeps which waivers were used.
@@ -66,28 +62,33 @@ pub struct Evaluator<'a> {
     settings: EvalSettings,
     today: Date,
     waivers_used: Vec<bool>,
+    policy_set: String,
+}
+
+fn script(package: Option<&Arc<Package>>) -> Dynamic {
+    package.map_or(Dynamic::UNIT, |p| {
+        Dynamic::from(ScriptPackage(Arc::clone(p)))
+    })
 }
 
 impl<'a> Evaluator<'a> {
     pub fn new(policies: &'a PolicySet, settings: EvalSettings, today: Date) -> Self {
         let waivers_used = vec![false; settings.waivers.len()];
+        let policy_set = policy_set_hash(policies, &settings);
         Self {
             policies,
             settings,
             today,
             waivers_used,
+            policy_set,
         }
     }
 
-    /// Identifies the policies, engine, limits and effective per-policy settings (hex SHA-256):
-    /// the same hash means the same rules were applied.
+    /// Identifies everything that changes a verdict (hex SHA-256): the policies, the engine and
+    /// its limits, the per-policy settings, the targets and the waivers. The same hash means
+    /// the same rules were applied.
     pub fn policy_set_hash(&self) -> String {
-        let mut hasher = Sha256::new();
-        hasher.update(self.policies.hash().as_bytes());
-        for (id, rule) in &self.settings.rules {
-            hasher.update(format!("\n{id}:{rule:?}"));
-        }
-        hex::encode(hasher.finalize())
+        self.policy_set.clone()
     }
 
     pub fn settings(&self) -> &EvalSettings {
@@ -106,39 +107,11 @@ impl<'a> Evaluator<'a> {
             .unwrap_or(true)
     }
 
-    /// Runs every enabled policy on `package`. `previous` is the last accepted release of the
-    /// same solution; `history` lists its accepted releases, oldest first.
-    pub fn evaluate(
-        &mut self,
-        package: &Arc<Package>,
-        previous: Option<&Arc<Package>>,
-        history: &[HistoryEntry],
-    ) -> Vec<Finding> {
-        let related = Related {
-            previous,
-            history,
-            parent: None,
-        };
-        self.evaluate_related(package, &related)
-    }
-
-    /// Like [`Evaluator::evaluate`], with the parent solution's last accepted release for a
-    /// patch (`context.parent`).
-    pub fn evaluate_related(
-        &mut self,
-        package: &Arc<Package>,
-        related: &Related<'_>,
-    ) -> Vec<Finding> {
-        let script = |p: Option<&Arc<Package>>| {
-            p.map_or(Dynamic::UNIT, |p| {
-                Dynamic::from(ScriptPackage(Arc::clone(p)))
-            })
-        };
+    /// Runs every enabled policy on `package` in its lineage. The findings are not waived yet:
+    /// the caller adds its own checks and passes them all through [`Evaluator::waive`].
+    pub fn evaluate(&mut self, package: &Arc<Package>, related: &Related) -> Vec<Finding> {
+        let base = self.context_base(related);
         let script_package = script(Some(package));
-        let previous = script(related.previous);
-        let parent = script(related.parent);
-        let history = rhai::serde::to_dynamic(related.history).unwrap_or(Dynamic::UNIT);
-        let targets = rhai::serde::to_dynamic(&self.settings.targets).unwrap_or(Dynamic::UNIT);
         let mut findings = Vec::new();
         for policy in self.policies.policies() {
             let id = policy.meta.id.as_str();
@@ -149,11 +122,7 @@ impl<'a> Evaluator<'a> {
             let params = rule
                 .map(|r| rhai::serde::to_dynamic(&r.params).unwrap_or(Dynamic::UNIT))
                 .unwrap_or_else(|| Dynamic::from_map(Map::new()));
-            let mut context = Map::new();
-            context.insert("previous".into(), previous.clone());
-            context.insert("parent".into(), parent.clone());
-            context.insert("history".into(), history.clone());
-            context.insert("targets".into(), targets.clone());
+            let mut context = base.clone();
             context.insert("params".into(), params);
             let started = std::time::Instant::now();
             let outcome = self.policies.run(policy, script_package.clone(), context);
@@ -177,59 +146,67 @@ impl<'a> Evaluator<'a> {
                         waived: None,
                     }
                 })),
-                Err(failure) => findings.push(Finding {
-                    rule: id.to_owned(),
-                    code: POLICY_ERROR_CODE.into(),
-                    severity: Severity::Error,
-                    message: format!("policy {id} failed: {failure}"),
-                    location: None,
-                    hint: Some(format!(
+                Err(failure) => findings.push(
+                    Finding::new(
+                        id,
+                        POLICY_ERROR_CODE,
+                        Severity::Error,
+                        format!("policy {id} failed: {failure}"),
+                    )
+                    .with_hint(format!(
                         "Fix the policy script {}; the other policies still ran.",
                         policy.origin
                     )),
-                    waived: None,
-                }),
+                ),
             }
         }
-        self.apply_waivers(&package.unique_name, &package.version, findings)
+        findings
     }
 
-    /// The finding for a package that cannot be read at all.
-    pub fn unreadable(&mut self, error: &PackageError) -> Vec<Finding> {
+    /// The context map every policy shares, before its own `params`.
+    fn context_base(&self, related: &Related) -> Map {
+        let mut context = Map::new();
+        context.insert("previous".into(), script(related.previous.as_ref()));
+        context.insert("installed".into(), script(related.installed.as_ref()));
+        context.insert("twin".into(), script(related.twin.as_ref()));
+        context.insert("other_form".into(), script(related.other_form.as_ref()));
+        context.insert("parent".into(), script(related.parent.as_ref()));
+        let patches: Array = related.patches.iter().map(|p| script(Some(p))).collect();
+        context.insert("patches".into(), patches.into());
+        context.insert(
+            "history".into(),
+            rhai::serde::to_dynamic(&related.history).unwrap_or(Dynamic::UNIT),
+        );
+        context.insert(
+            "targets".into(),
+            rhai::serde::to_dynamic(&self.settings.targets).unwrap_or(Dynamic::UNIT),
+        );
+        context
+    }
+
+    /// The `package-format` finding for a package that cannot be read at all (not waived yet).
+    pub fn unreadable(error: &PackageError) -> Finding {
         let location = error.file().map(|file| Location {
+            package: None,
             file: file.into(),
             line: error.line().unwrap_or(1),
         });
-        let name = error
-            .path()
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        self.unreadable_as(&name, error.code(), &error.to_string(), location)
+        Self::unreadable_as(error.code(), &error.to_string(), location)
     }
 
-    /// The `package-format` finding for the file `name` that could not be read, from the
-    /// error's code, message and location (as kept by a cache).
-    pub fn unreadable_as(
-        &mut self,
-        name: &str,
-        code: &str,
-        message: &str,
-        location: Option<Location>,
-    ) -> Vec<Finding> {
-        let finding = Finding {
-            rule: PACKAGE_FORMAT_RULE.into(),
-            code: code.into(),
-            severity: Severity::Error,
-            message: message.into(),
-            location,
-            hint: Some("Check the file: it must be a solution exported from Dataverse, complete and unmodified.".into()),
-            waived: None,
-        };
-        self.apply_waivers(name, "", vec![finding])
+    /// The `package-format` finding from an error's code, message and location (as kept by a
+    /// cache).
+    pub fn unreadable_as(code: &str, message: &str, location: Option<Location>) -> Finding {
+        Finding::new(PACKAGE_FORMAT_RULE, code, Severity::Error, message)
+            .at(location)
+            .with_hint(
+                "Check the file: it must be a solution exported from Dataverse, complete and unmodified.",
+            )
     }
 
-    fn apply_waivers(
+    /// Passes `findings` about solution `unique_name` at `version` through the waivers: a
+    /// covering waiver marks a finding waived; an expired one adds a `waiver-expired` warning.
+    pub fn waive(
         &mut self,
         unique_name: &str,
         version: &str,
@@ -246,28 +223,28 @@ impl<'a> Evaluator<'a> {
                     if !expired_reported.contains(&index) {
                         expired_reported.push(index);
                         self.waivers_used[index] = true;
-                        extra.push(Finding {
-                            rule: WAIVERS_RULE.into(),
-                            code: "waiver-expired".into(),
-                            severity: Severity::Warning,
-                            message: format!(
-                                "{} expired on {}; it no longer applies to {} {}",
-                                waiver.describe(),
-                                waiver.expires.map(|d| d.to_string()).unwrap_or_default(),
-                                finding.rule,
-                                finding.code
-                            ),
-                            location: None,
-                            hint: Some("Fix the finding, or renew the waiver with a new reason and expiry date.".into()),
-                            waived: None,
-                        });
+                        extra.push(
+                            Finding::new(
+                                WAIVERS_RULE,
+                                "waiver-expired",
+                                Severity::Warning,
+                                format!(
+                                    "{} expired on {}; it no longer applies to {} {}",
+                                    waiver.describe(),
+                                    waiver.expires.map(|d| d.to_string()).unwrap_or_default(),
+                                    finding.rule,
+                                    finding.code
+                                ),
+                            )
+                            .with_hint("Fix the finding, or renew the waiver with a new reason and expiry date."),
+                        );
                     }
                     continue;
                 }
                 self.waivers_used[index] = true;
                 finding.waived = Some(Waived {
                     reason: waiver.reason.clone(),
-                    expires: waiver.expires.map(|d| d.to_string()),
+                    expires: waiver.expires,
                 });
                 break;
             }
@@ -283,15 +260,46 @@ impl<'a> Evaluator<'a> {
             .iter()
             .zip(&self.waivers_used)
             .filter(|(_, used)| !**used)
-            .map(|(waiver, _)| Finding {
-                rule: WAIVERS_RULE.into(),
-                code: "waiver-unused".into(),
-                severity: Severity::Info,
-                message: format!("{} matched no finding in this run", waiver.describe()),
-                location: None,
-                hint: Some("Remove the waiver if the finding it covered is gone.".into()),
-                waived: None,
+            .map(|(waiver, _)| {
+                Finding::new(
+                    WAIVERS_RULE,
+                    "waiver-unused",
+                    Severity::Info,
+                    format!("{} matched no finding in this run", waiver.describe()),
+                )
+                .with_hint("Remove the waiver if the finding it covered is gone.")
             })
             .collect()
     }
+}
+
+/// The hash of everything that decides a verdict: see [`Evaluator::policy_set_hash`].
+pub fn policy_set_hash(policies: &PolicySet, settings: &EvalSettings) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(policies.hash().as_bytes());
+    for (id, rule) in &settings.rules {
+        hasher.update(format!("\nrule {id}:{rule:?}"));
+    }
+    let mut targets: Vec<String> = settings
+        .targets
+        .iter()
+        .map(|t| format!("\ntarget {}={}", t.name, t.version))
+        .collect();
+    targets.sort();
+    for target in targets {
+        hasher.update(target);
+    }
+    for waiver in &settings.waivers {
+        // The origin (file:line) moves with edits elsewhere in the file; what it waives does not.
+        hasher.update(format!(
+            "\nwaiver {}|{:?}|{}|{:?}|{}|{:?}",
+            waiver.rule,
+            waiver.code,
+            waiver.solution,
+            waiver.version,
+            waiver.reason,
+            waiver.expires
+        ));
+    }
+    hex::encode(hasher.finalize())
 }

@@ -2,37 +2,9 @@
 //! solguard's own checks (`package-format`, `waivers`). Reports use it to describe rules (SARIF
 //! rule entries, JUnit test cases, HTML legends) without reaching into the policy engine.
 
-use serde::{Deserialize, Serialize};
-
-use super::finding::{PACKAGE_FORMAT_RULE, WAIVERS_RULE};
 use super::Evaluator;
+use crate::diagnostic::{RuleInfo, PACKAGE_FORMAT_RULE, WAIVERS_RULE};
 use crate::policy::Severity;
-
-/// One rule as reports describe it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RuleInfo {
-    pub id: String,
-    pub title: String,
-    pub description: String,
-    /// Severity of its findings unless a finding says otherwise (after config overrides).
-    pub severity: Severity,
-    pub help: Option<String>,
-    pub hint: Option<String>,
-    /// A policy (false for solguard's own checks).
-    pub policy: bool,
-}
-
-fn builtin(id: &str, severity: Severity, title: &str, description: &str, hint: &str) -> RuleInfo {
-    RuleInfo {
-        id: id.into(),
-        title: title.into(),
-        description: description.into(),
-        severity,
-        help: None,
-        hint: Some(hint.into()),
-        policy: false,
-    }
-}
 
 impl Evaluator<'_> {
     /// The enabled policies, then solguard's own checks.
@@ -57,14 +29,14 @@ impl Evaluator<'_> {
                 policy: true,
             })
             .collect();
-        rules.push(builtin(
+        rules.push(RuleInfo::builtin(
             PACKAGE_FORMAT_RULE,
             Severity::Error,
             "The package can be read",
             "solguard reads the package before any policy runs: a file that is not a whole, valid solution package (corrupt or truncated zip, not a solution, malformed XML, unsafe entry names, zip bombs) cannot be imported or checked.",
             "Export the solution again from Dataverse, or repack it with `pac solution pack`.",
         ));
-        rules.push(builtin(
+        rules.push(RuleInfo::builtin(
             WAIVERS_RULE,
             Severity::Warning,
             "Waivers are current and used",

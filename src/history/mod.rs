@@ -12,10 +12,11 @@ mod processed;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
-use serde::{Deserialize, Serialize};
 
-use crate::eval::{Finding, HistoryEntry, Verdict};
-use crate::package::Package;
+use crate::assessment::Assessment;
+use crate::diagnostic::Verdict;
+use crate::eval::HistoryEntry;
+use crate::package::{ExportTime, ManagedState, Package};
 
 pub use outbox::{unix_ms, OutboxEntry, SinkCounts};
 pub use processed::Processed;
@@ -107,22 +108,29 @@ CREATE TABLE audit_baselines (
     PRIMARY KEY (repository, finding_key)
 );
 "#,
+    // Release lineage: which solution a patch patches, the export time, what a release was
+    // compared with. Earlier rows get their parent from the stored model.
+    r#"
+ALTER TABLE releases ADD COLUMN patch_of TEXT COLLATE NOCASE;
+ALTER TABLE releases ADD COLUMN exported_at TEXT;
+ALTER TABLE releases ADD COLUMN previous_version TEXT;
+UPDATE releases SET patch_of = json_extract(snapshot, '$.parent.unique_name');
+CREATE INDEX releases_by_parent ON releases (patch_of, id) WHERE patch_of IS NOT NULL;
+ALTER TABLE processed ADD COLUMN previous_version TEXT;
+ALTER TABLE processed ADD COLUMN managed TEXT;
+-- The reader now keeps export times: cached models from before lack them.
+DELETE FROM parsed;
+"#,
 ];
 
-/// One package as recorded.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReleaseRecord {
-    pub sha256: Option<String>,
-    pub path: String,
+/// One accepted release as the lineage reads it: its row (the order releases were accepted
+/// in) and what policies see of it; the model is loaded only when needed
+/// ([`HistoryStore::snapshot_of`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptedRelease {
+    pub id: i64,
     pub unique_name: String,
-    pub version: String,
-    pub publisher: String,
-    pub managed: String,
-    pub verdict: Verdict,
-    pub accepted: bool,
-    pub findings: Vec<Finding>,
-    pub checked_at: String,
-    pub policy_set: String,
+    pub entry: HistoryEntry,
 }
 
 pub struct HistoryStore {
@@ -186,35 +194,43 @@ impl HistoryStore {
         }
     }
 
-    /// Records a checked package, with the model snapshot later runs compare against.
-    pub fn record(&self, record: &ReleaseRecord, package: &Package) -> Result<(), HistoryError> {
-        self.insert_release(&self.conn, record, package)
+    /// Records an assessed package, with the model snapshot later runs compare against.
+    pub fn record(&self, assessment: &Assessment, package: &Package) -> Result<(), HistoryError> {
+        self.insert_release(&self.conn, assessment, package)
     }
 
     fn insert_release(
         &self,
         conn: &Connection,
-        record: &ReleaseRecord,
+        assessment: &Assessment,
         package: &Package,
     ) -> Result<(), HistoryError> {
-        let findings = serde_json::to_string(&record.findings).map_err(|e| self.corrupt(e))?;
+        let findings = serde_json::to_string(&assessment.findings).map_err(|e| self.corrupt(e))?;
         let snapshot = serde_json::to_string(package).map_err(|e| self.corrupt(e))?;
+        let exported_at = package
+            .exported_at
+            .map(|t| serde_json::to_value(t).map_err(|e| self.corrupt(e)))
+            .transpose()?
+            .and_then(|v| v.as_str().map(str::to_owned));
         conn.execute(
-                "INSERT INTO releases (sha256, path, unique_name, version, publisher, managed, verdict, accepted, findings, checked_at, policy_set, snapshot)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                "INSERT INTO releases (sha256, path, unique_name, version, publisher, managed, verdict, accepted, findings, checked_at, policy_set, snapshot, patch_of, exported_at, previous_version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                 params![
-                    record.sha256,
-                    record.path,
-                    record.unique_name,
-                    record.version,
-                    record.publisher,
-                    record.managed,
-                    record.verdict.as_str(),
-                    record.accepted,
+                    assessment.sha256,
+                    assessment.path.display().to_string(),
+                    package.unique_name,
+                    package.version,
+                    package.publisher.unique_name,
+                    package.managed.as_str(),
+                    assessment.verdict.as_str(),
+                    assessment.accepted,
                     findings,
-                    record.checked_at,
-                    record.policy_set,
-                    snapshot
+                    rfc3339(assessment.checked_at),
+                    assessment.policy_set,
+                    snapshot,
+                    assessment.patch_of,
+                    exported_at,
+                    assessment.previous_version,
                 ],
             )
             .map_err(|e| self.sqlite(e))?;
@@ -263,63 +279,175 @@ impl HistoryStore {
     }
 
     /// Accepted releases of `unique_name`, oldest first.
-    pub fn accepted_history(&self, unique_name: &str) -> Result<Vec<HistoryEntry>, HistoryError> {
-        let mut statement = self
-            .conn
-            .prepare("SELECT version, publisher, managed, sha256, checked_at FROM releases WHERE unique_name = ?1 AND accepted = 1 ORDER BY id")
-            .map_err(|e| self.sqlite(e))?;
-        let rows = statement
-            .query_map([unique_name], |row| {
-                Ok(HistoryEntry {
-                    version: row.get(0)?,
-                    publisher: row.get(1)?,
-                    managed: row.get(2)?,
-                    sha256: row.get(3)?,
-                    when: row.get(4)?,
-                })
-            })
-            .map_err(|e| self.sqlite(e))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.sqlite(e))
+    pub fn accepted_releases(
+        &self,
+        unique_name: &str,
+    ) -> Result<Vec<AcceptedRelease>, HistoryError> {
+        self.accepted_where("unique_name = ?1", unique_name)
     }
 
-    /// Every recorded release, optionally of one solution, oldest first.
-    pub fn releases(&self, unique_name: Option<&str>) -> Result<Vec<ReleaseRecord>, HistoryError> {
+    /// Accepted patches whose parent is `parent` (any patch unique name), oldest first.
+    pub fn accepted_patches_of(&self, parent: &str) -> Result<Vec<AcceptedRelease>, HistoryError> {
+        self.accepted_where("patch_of = ?1", parent)
+    }
+
+    fn accepted_where(
+        &self,
+        condition: &str,
+        name: &str,
+    ) -> Result<Vec<AcceptedRelease>, HistoryError> {
+        let sql = format!(
+            "SELECT id, unique_name, version, publisher, managed, sha256, checked_at, exported_at, patch_of
+             FROM releases WHERE {condition} AND accepted = 1 ORDER BY id"
+        );
+        let mut statement = self.conn.prepare(&sql).map_err(|e| self.sqlite(e))?;
+        let rows = statement
+            .query_map([name], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, String>(4)?,
+                    row.get::<_, Option<String>>(5)?,
+                    row.get::<_, String>(6)?,
+                    row.get::<_, Option<String>>(7)?,
+                    row.get::<_, Option<String>>(8)?,
+                ))
+            })
+            .map_err(|e| self.sqlite(e))?;
+        let mut releases = Vec::new();
+        for row in rows {
+            let (
+                id,
+                unique_name,
+                version,
+                publisher,
+                managed,
+                sha256,
+                checked_at,
+                exported_at,
+                patch_of,
+            ) = row.map_err(|e| self.sqlite(e))?;
+            releases.push(AcceptedRelease {
+                id,
+                unique_name,
+                entry: HistoryEntry {
+                    version,
+                    publisher,
+                    managed: managed_state(&managed),
+                    sha256,
+                    when: parse_rfc3339(&checked_at),
+                    exported_at: exported_at
+                        .and_then(|t| {
+                            serde_json::from_value::<ExportTime>(serde_json::Value::String(t)).ok()
+                        })
+                        .map(|t| t.0),
+                    patch_of,
+                },
+            });
+        }
+        Ok(releases)
+    }
+
+    /// The model stored with the release in row `id`.
+    pub fn snapshot_of(&self, id: i64) -> Result<Option<Package>, HistoryError> {
+        self.snapshot("SELECT snapshot FROM releases WHERE id = ?1", [id])
+    }
+
+    /// Every recorded release, optionally of one solution, oldest first, as assessed (without
+    /// the data-loss detail, which reports keep).
+    pub fn releases(&self, unique_name: Option<&str>) -> Result<Vec<Assessment>, HistoryError> {
         let mut statement = self
             .conn
             .prepare(
-                "SELECT sha256, path, unique_name, version, publisher, managed, verdict, accepted, findings, checked_at, policy_set
+                "SELECT sha256, path, unique_name, version, publisher, managed, verdict, accepted, findings, checked_at, policy_set, exported_at, patch_of, previous_version
                  FROM releases WHERE ?1 IS NULL OR unique_name = ?1 ORDER BY unique_name, id",
             )
             .map_err(|e| self.sqlite(e))?;
         let rows = statement
             .query_map([unique_name], |row| {
-                Ok((
-                    ReleaseRecord {
-                        sha256: row.get(0)?,
-                        path: row.get(1)?,
-                        unique_name: row.get(2)?,
-                        version: row.get(3)?,
-                        publisher: row.get(4)?,
-                        managed: row.get(5)?,
-                        verdict: Verdict::Pass,
-                        accepted: row.get(7)?,
-                        findings: Vec::new(),
-                        checked_at: row.get(9)?,
-                        policy_set: row.get(10)?,
-                    },
-                    row.get::<_, String>(6)?,
-                    row.get::<_, String>(8)?,
-                ))
+                Ok(StoredRow {
+                    sha256: row.get(0)?,
+                    path: row.get(1)?,
+                    unique_name: row.get(2)?,
+                    version: row.get(3)?,
+                    publisher: row.get(4)?,
+                    managed: row.get(5)?,
+                    verdict: row.get(6)?,
+                    accepted: row.get(7)?,
+                    findings: row.get(8)?,
+                    checked_at: row.get(9)?,
+                    policy_set: row.get(10)?,
+                    exported_at: row.get(11)?,
+                    patch_of: row.get(12)?,
+                    previous_version: row.get(13)?,
+                })
             })
             .map_err(|e| self.sqlite(e))?;
         let mut records = Vec::new();
         for row in rows {
-            let (mut record, verdict, findings) = row.map_err(|e| self.sqlite(e))?;
-            record.verdict = Verdict::from_stored(&verdict);
-            record.findings = serde_json::from_str(&findings).map_err(|e| self.corrupt(e))?;
-            records.push(record);
+            let row = row.map_err(|e| self.sqlite(e))?;
+            records.push(Assessment {
+                path: PathBuf::from(row.path),
+                unique_name: Some(row.unique_name),
+                version: Some(row.version),
+                managed: Some(managed_state(&row.managed)),
+                publisher: Some(row.publisher),
+                exported_at: row
+                    .exported_at
+                    .and_then(|t| serde_json::from_value(serde_json::Value::String(t)).ok()),
+                patch_of: row.patch_of,
+                sha256: row.sha256,
+                verdict: Verdict::from_stored(&row.verdict),
+                accepted: row.accepted,
+                previous_version: row.previous_version,
+                findings: serde_json::from_str(&row.findings).map_err(|e| self.corrupt(e))?,
+                data_loss: Vec::new(),
+                stream: None,
+                checked_at: parse_rfc3339(&row.checked_at),
+                policy_set: row.policy_set,
+            });
         }
         Ok(records)
     }
+}
+
+/// A `releases` row as stored.
+struct StoredRow {
+    sha256: Option<String>,
+    path: String,
+    unique_name: String,
+    version: String,
+    publisher: String,
+    managed: String,
+    verdict: String,
+    accepted: bool,
+    findings: String,
+    checked_at: String,
+    policy_set: String,
+    exported_at: Option<String>,
+    patch_of: Option<String>,
+    previous_version: Option<String>,
+}
+
+fn managed_state(text: &str) -> ManagedState {
+    match text {
+        "managed" => ManagedState::Managed,
+        "both" => ManagedState::Both,
+        _ => ManagedState::Unmanaged,
+    }
+}
+
+/// RFC 3339 text of a time, as stored.
+pub fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// A stored RFC 3339 time; rows written before times were typed may hold anything, and read
+/// as the Unix epoch rather than failing the whole history.
+pub fn parse_rfc3339(text: &str) -> time::OffsetDateTime {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
 }

@@ -5,39 +5,41 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{HistoryError, HistoryStore, ReleaseRecord};
-use crate::eval::Verdict;
+use super::{managed_state, parse_rfc3339, rfc3339, HistoryError, HistoryStore};
+use crate::assessment::{Assessment, AssessmentSummary};
+use crate::diagnostic::Verdict;
 use crate::package::Package;
 
-/// A package the daemon has evaluated, by content hash.
+/// A package the daemon has evaluated, by content hash: the summary of its assessment and the
+/// report files written for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Processed {
     pub sha256: String,
-    pub path: String,
-    /// Null when the package could not be read.
-    pub unique_name: Option<String>,
-    pub version: Option<String>,
-    pub verdict: Verdict,
-    pub accepted: bool,
-    pub policy_set: String,
-    /// Report files written for it.
+    pub summary: AssessmentSummary,
     pub reports: Vec<String>,
-    pub processed_at: String,
 }
+
+const COLUMNS: &str = "sha256, path, unique_name, version, verdict, accepted, policy_set, reports, processed_at, previous_version, managed";
 
 /// A `processed` row, with its reports still as JSON text.
 fn processed_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Processed, String)> {
+    let sha256: String = row.get(0)?;
     Ok((
         Processed {
-            sha256: row.get(0)?,
-            path: row.get(1)?,
-            unique_name: row.get(2)?,
-            version: row.get(3)?,
-            verdict: Verdict::from_stored(&row.get::<_, String>(4)?),
-            accepted: row.get(5)?,
-            policy_set: row.get(6)?,
+            summary: AssessmentSummary {
+                path: row.get(1)?,
+                unique_name: row.get(2)?,
+                version: row.get(3)?,
+                previous_version: row.get(9)?,
+                managed: row.get::<_, Option<String>>(10)?.map(|m| managed_state(&m)),
+                sha256: Some(sha256.clone()),
+                verdict: Verdict::from_stored(&row.get::<_, String>(4)?),
+                accepted: row.get(5)?,
+                checked_at: parse_rfc3339(&row.get::<_, String>(8)?),
+                policy_set: row.get(6)?,
+            },
+            sha256,
             reports: Vec::new(),
-            processed_at: row.get(8)?,
         },
         row.get(7)?,
     ))
@@ -49,7 +51,7 @@ impl HistoryStore {
         let row = self
             .conn
             .query_row(
-                "SELECT sha256, path, unique_name, version, verdict, accepted, policy_set, reports, processed_at FROM processed WHERE sha256 = ?1",
+                &format!("SELECT {COLUMNS} FROM processed WHERE sha256 = ?1"),
                 [sha256],
                 processed_row,
             )
@@ -72,10 +74,9 @@ impl HistoryStore {
     pub fn recent_processed(&self, limit: usize) -> Result<Vec<Processed>, HistoryError> {
         let mut statement = self
             .conn
-            .prepare(
-                "SELECT sha256, path, unique_name, version, verdict, accepted, policy_set, reports, processed_at
-                 FROM processed ORDER BY processed_at DESC, rowid DESC LIMIT ?1",
-            )
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM processed ORDER BY processed_at DESC, rowid DESC LIMIT ?1"
+            ))
             .map_err(|e| self.sqlite(e))?;
         let rows = statement
             .query_map([limit as i64], processed_row)
@@ -88,40 +89,44 @@ impl HistoryStore {
         Ok(recent)
     }
 
-    /// Records an evaluation in one transaction: the package as processed, its release (when
-    /// it could be read) and its alerts, one per `(sink, key, payload)`. An alert whose key the
-    /// sink already has is not queued again.
+    /// Records an evaluation in one transaction: the package bytes `sha256` as processed with
+    /// their `reports`, the release (when the package could be read) and its alerts, one per
+    /// `(sink, key, payload)`. An alert whose key the sink already has is not queued again.
     pub fn record_processed(
         &self,
-        processed: &Processed,
-        release: Option<(&ReleaseRecord, &Package)>,
+        sha256: &str,
+        assessment: &Assessment,
+        reports: &[String],
+        package: Option<&Package>,
         alerts: &[(String, String, String)],
     ) -> Result<(), HistoryError> {
         let tx = self
             .conn
             .unchecked_transaction()
             .map_err(|e| self.sqlite(e))?;
-        if let Some((record, package)) = release {
-            self.insert_release(&tx, record, package)?;
+        if let Some(package) = package {
+            self.insert_release(&tx, assessment, package)?;
         }
-        let reports = serde_json::to_string(&processed.reports).map_err(|e| self.corrupt(e))?;
+        let reports = serde_json::to_string(reports).map_err(|e| self.corrupt(e))?;
+        let processed_at = rfc3339(assessment.checked_at);
         tx.execute(
-            "INSERT OR REPLACE INTO processed (sha256, path, unique_name, version, verdict, accepted, policy_set, reports, processed_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            &format!("INSERT OR REPLACE INTO processed ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
             params![
-                processed.sha256,
-                processed.path,
-                processed.unique_name,
-                processed.version,
-                processed.verdict.as_str(),
-                processed.accepted,
-                processed.policy_set,
+                sha256,
+                assessment.path.display().to_string(),
+                assessment.unique_name,
+                assessment.version,
+                assessment.verdict.as_str(),
+                assessment.accepted,
+                assessment.policy_set,
                 reports,
-                processed.processed_at
+                processed_at,
+                assessment.previous_version,
+                assessment.managed.map(|m| m.as_str()),
             ],
         )
         .map_err(|e| self.sqlite(e))?;
-        self.queue_alerts(&tx, alerts, &processed.processed_at)?;
+        self.queue_alerts(&tx, alerts, &processed_at)?;
         tx.commit().map_err(|e| self.sqlite(e))
     }
 }

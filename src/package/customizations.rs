@@ -595,6 +595,7 @@ fn parse_relationship(xml: &mut XmlStream<'_>, child: Child) -> Result<Relations
         referencing_entity: None,
         referenced_entity: None,
         referencing_attribute: None,
+        intersect_entity: None,
         cascade_delete: None,
         location: xml.location(child.line),
     };
@@ -610,6 +611,7 @@ fn parse_relationship(xml: &mut XmlStream<'_>, child: Child) -> Result<Relations
                     &mut relationship.referenced_entity
                 }
                 b"ReferencingAttributeName" => &mut relationship.referencing_attribute,
+                b"IntersectEntityName" => &mut relationship.intersect_entity,
                 b"CascadeDelete" => &mut relationship.cascade_delete,
                 _ => {
                     xml.skip(empty)?;

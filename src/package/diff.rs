@@ -1,15 +1,17 @@
 //! The component diff between two versions of a solution: what an upgrade would add, remove
 //! or change. Pure model comparison, used by policies (data-loss risk) and reports.
 //!
-//! Names compare case-insensitively. Attribute sets are compared only where both versions
+//! Removed items are located in the older package (its path, the file inside it and the
+//! line), never in the newer one. Names compare case-insensitively. Attribute sets are compared only where both versions
 //! carry a full `EntityInfo` and neither is marked `unmodified`: a shell or unmodified entity
 //! exports no attributes, and a missing attribute there is not a deletion.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{Attribute, Entity, Location, OptionSet, Package, RootComponent};
+use super::model::{Attribute, Entity, Location, OptionSet, Package, Relationship, RootComponent};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ComponentDiff {
@@ -21,8 +23,8 @@ pub struct ComponentDiff {
     pub attribute_length_changes: Vec<AttributeChange>,
     pub option_values_removed: Vec<OptionValueChange>,
     pub option_values_added: Vec<OptionValueChange>,
-    pub relationships_removed: Vec<NamedChange>,
-    pub relationships_added: Vec<NamedChange>,
+    pub relationships_removed: Vec<RelationshipChange>,
+    pub relationships_added: Vec<RelationshipChange>,
     pub root_components_removed: Vec<RootComponentChange>,
     pub root_components_added: Vec<RootComponentChange>,
 }
@@ -72,6 +74,39 @@ impl ComponentDiff {
                 location: column.location.clone(),
             });
         }
+        for relationship in self
+            .relationships_removed
+            .iter()
+            .filter(|r| r.deletes_data())
+        {
+            let (kind, detail) = match &relationship.intersect_entity {
+                Some(intersect) => (
+                    "many-to-many",
+                    format!(
+                        "relationship {} with its intersect table {intersect} and every association",
+                        relationship.name
+                    ),
+                ),
+                None => (
+                    "relationship",
+                    format!(
+                        "relationship {} and the links it holds{}",
+                        relationship.name,
+                        relationship
+                            .referencing_attribute
+                            .as_deref()
+                            .map(|a| format!(" (lookup {a})"))
+                            .unwrap_or_default()
+                    ),
+                ),
+            };
+            lost.push(DataLoss {
+                kind: kind.into(),
+                component: relationship.name.clone(),
+                detail,
+                location: relationship.location.clone(),
+            });
+        }
         for option in self.option_values_removed.iter().filter(|o| o.custom) {
             lost.push(DataLoss {
                 kind: "choice-value".into(),
@@ -96,7 +131,7 @@ impl ComponentDiff {
 /// One thing an upgrade deletes with its data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DataLoss {
-    /// `table`, `column`, `column-type` or `choice-value`.
+    /// `table`, `column`, `column-type`, `relationship`, `many-to-many` or `choice-value`.
     pub kind: String,
     /// The component, e.g. `con_project.con_budget`.
     pub component: String,
@@ -164,10 +199,29 @@ pub struct OptionValueChange {
     pub location: Location,
 }
 
+/// A relationship added or removed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NamedChange {
+pub struct RelationshipChange {
     pub name: String,
+    pub many_to_many: bool,
+    pub referencing_entity: Option<String>,
+    pub referenced_entity: Option<String>,
+    pub referencing_attribute: Option<String>,
+    /// For many-to-many: the table holding the associations, deleted with the relationship.
+    pub intersect_entity: Option<String>,
+    /// A custom relationship: its name carries the publisher prefix, or it joins a custom
+    /// table (core platform relationships are named `account_primary_contact` and the like).
+    pub custom: bool,
+    /// One of its tables is removed too: the table's removal already says what is lost.
+    pub with_removed_table: bool,
     pub location: Location,
+}
+
+impl RelationshipChange {
+    /// Removing it deletes data: a custom relationship whose tables both stay.
+    pub fn deletes_data(&self) -> bool {
+        self.custom && !self.with_removed_table
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -184,6 +238,39 @@ fn key(name: &str) -> String {
 
 /// What changes when `new` replaces `old`.
 pub fn diff(old: &Package, new: &Package) -> ComponentDiff {
+    let mut out = compare(old, new);
+    out.locate_removals(&Arc::from(old.source.path.display().to_string()));
+    out
+}
+
+impl ComponentDiff {
+    /// Points every removed item into the older package at `old_path`, unless it already names
+    /// one (an item of an installed state merged from several packages).
+    fn locate_removals(&mut self, old_path: &Arc<str>) {
+        let into_old = |location: &mut Location| {
+            if location.package.is_none() {
+                location.package = Some(Arc::clone(old_path));
+            }
+        };
+        self.entities_removed
+            .iter_mut()
+            .for_each(|c| into_old(&mut c.location));
+        self.attributes_removed
+            .iter_mut()
+            .for_each(|c| into_old(&mut c.location));
+        self.option_values_removed
+            .iter_mut()
+            .for_each(|c| into_old(&mut c.location));
+        self.relationships_removed
+            .iter_mut()
+            .for_each(|c| into_old(&mut c.location));
+        self.root_components_removed
+            .iter_mut()
+            .for_each(|c| into_old(&mut c.location));
+    }
+}
+
+fn compare(old: &Package, new: &Package) -> ComponentDiff {
     let mut out = ComponentDiff::default();
     let old_entities: BTreeMap<String, &Entity> =
         old.entities.iter().map(|e| (key(&e.name), e)).collect();
@@ -200,33 +287,9 @@ pub fn diff(old: &Package, new: &Package) -> ComponentDiff {
             out.entities_added.push(entity_change(entity));
         }
     }
-    diff_option_sets(&old.option_sets, &new.option_sets, &mut out);
-    let old_relationships: BTreeMap<String, &Location> = old
-        .relationships
-        .iter()
-        .map(|r| (key(&r.name), &r.location))
-        .collect();
-    let new_relationships: BTreeMap<String, &Location> = new
-        .relationships
-        .iter()
-        .map(|r| (key(&r.name), &r.location))
-        .collect();
-    for relationship in &old.relationships {
-        if !new_relationships.contains_key(&key(&relationship.name)) {
-            out.relationships_removed.push(NamedChange {
-                name: relationship.name.clone(),
-                location: relationship.location.clone(),
-            });
-        }
-    }
-    for relationship in &new.relationships {
-        if !old_relationships.contains_key(&key(&relationship.name)) {
-            out.relationships_added.push(NamedChange {
-                name: relationship.name.clone(),
-                location: relationship.location.clone(),
-            });
-        }
-    }
+    let option_prefix = old.publisher.option_value_prefix;
+    diff_option_sets(&old.option_sets, &new.option_sets, option_prefix, &mut out);
+    diff_relationships(old, new, &mut out);
     let root_key = |c: &RootComponent| {
         (
             c.kind.clone(),
@@ -358,7 +421,18 @@ fn option_set_key(set: &OptionSet) -> String {
     }
 }
 
-fn diff_option_sets(old: &[OptionSet], new: &[OptionSet], out: &mut ComponentDiff) {
+/// True when `value` was made under the publisher's option-value prefix (`prefix * 10000 + n`):
+/// the publisher's own value, even in a system choice such as `account.industrycode`.
+fn carries_prefix(value: i64, prefix: Option<u32>) -> bool {
+    prefix.is_some_and(|p| p > 0 && value / 10_000 == i64::from(p))
+}
+
+fn diff_option_sets(
+    old: &[OptionSet],
+    new: &[OptionSet],
+    option_prefix: Option<u32>,
+    out: &mut ComponentDiff,
+) {
     let new_sets: BTreeMap<String, &OptionSet> =
         new.iter().map(|s| (option_set_key(s), s)).collect();
     for set in old {
@@ -368,11 +442,12 @@ fn diff_option_sets(old: &[OptionSet], new: &[OptionSet], out: &mut ComponentDif
         let change = |set: &OptionSet, value: &super::model::OptionValue| OptionValueChange {
             option_set: set.name.clone(),
             global: set.global,
-            custom: if set.global {
-                is_custom_name(&set.name)
-            } else {
-                set.attribute.as_deref().is_some_and(is_custom_name)
-            },
+            custom: carries_prefix(value.value, option_prefix)
+                || if set.global {
+                    is_custom_name(&set.name)
+                } else {
+                    set.attribute.as_deref().is_some_and(is_custom_name)
+                },
             entity: set.entity.clone(),
             attribute: set.attribute.clone(),
             value: value.value,
@@ -389,5 +464,172 @@ fn diff_option_sets(old: &[OptionSet], new: &[OptionSet], out: &mut ComponentDif
                 out.option_values_added.push(change(newer, value));
             }
         }
+    }
+}
+
+fn relationship_change(
+    relationship: &Relationship,
+    prefix: Option<&str>,
+    removed_tables: &[&str],
+) -> RelationshipChange {
+    let ends = [
+        relationship.referencing_entity.as_deref(),
+        relationship.referenced_entity.as_deref(),
+    ];
+    let prefixed = prefix.is_some_and(|p| {
+        relationship
+            .name
+            .to_ascii_lowercase()
+            .starts_with(&format!("{}_", p.to_ascii_lowercase()))
+    });
+    let many_to_many = relationship.is_many_to_many();
+    RelationshipChange {
+        name: relationship.name.clone(),
+        many_to_many,
+        referencing_entity: relationship.referencing_entity.clone(),
+        referenced_entity: relationship.referenced_entity.clone(),
+        referencing_attribute: relationship.referencing_attribute.clone(),
+        intersect_entity: many_to_many.then(|| {
+            relationship
+                .intersect_entity
+                .clone()
+                .unwrap_or_else(|| relationship.name.to_ascii_lowercase())
+        }),
+        custom: prefixed || ends.iter().flatten().any(|e| is_custom_name(e)),
+        with_removed_table: ends
+            .iter()
+            .flatten()
+            .any(|e| removed_tables.iter().any(|t| t.eq_ignore_ascii_case(e))),
+        location: relationship.location.clone(),
+    }
+}
+
+fn diff_relationships(old: &Package, new: &Package, out: &mut ComponentDiff) {
+    let names = |package: &Package| -> std::collections::BTreeSet<String> {
+        package.relationships.iter().map(|r| key(&r.name)).collect()
+    };
+    let (old_names, new_names) = (names(old), names(new));
+    let removed_tables: Vec<&str> = out
+        .entities_removed
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    let prefix = old.publisher.customization_prefix.as_deref();
+    let removed: Vec<RelationshipChange> = old
+        .relationships
+        .iter()
+        .filter(|r| !new_names.contains(&key(&r.name)))
+        .map(|r| relationship_change(r, prefix, &removed_tables))
+        .collect();
+    let prefix = new.publisher.customization_prefix.as_deref();
+    let added: Vec<RelationshipChange> = new
+        .relationships
+        .iter()
+        .filter(|r| !old_names.contains(&key(&r.name)))
+        .map(|r| relationship_change(r, prefix, &[]))
+        .collect();
+    out.relationships_removed = removed;
+    out.relationships_added = added;
+}
+
+/// What a target holds after `base` and its `patches` were imported (patches in import
+/// order): the base's components with every patch's added on top, each item located in the
+/// package it came from. A roll-up replaces all of it, so its data-loss diff is against this.
+pub fn installed_state(base: &Package, patches: &[&Package]) -> Package {
+    let mut installed = base.clone();
+    let base_path: Arc<str> = Arc::from(base.source.path.display().to_string());
+    locate_all(&mut installed, &base_path);
+    for patch in patches {
+        let mut patch = (*patch).clone();
+        let path: Arc<str> = Arc::from(patch.source.path.display().to_string());
+        locate_all(&mut patch, &path);
+        merge_into(&mut installed, patch);
+    }
+    installed
+}
+
+fn locate_all(package: &mut Package, path: &Arc<str>) {
+    let set = |location: &mut Location| location.package = Some(Arc::clone(path));
+    for entity in &mut package.entities {
+        set(&mut entity.location);
+        entity
+            .attributes
+            .iter_mut()
+            .for_each(|a| set(&mut a.location));
+    }
+    for option_set in &mut package.option_sets {
+        set(&mut option_set.location);
+        option_set
+            .values
+            .iter_mut()
+            .for_each(|v| set(&mut v.location));
+    }
+    package
+        .relationships
+        .iter_mut()
+        .for_each(|r| set(&mut r.location));
+    package
+        .root_components
+        .iter_mut()
+        .for_each(|c| set(&mut c.location));
+}
+
+fn merge_into(installed: &mut Package, patch: Package) {
+    for entity in patch.entities {
+        match installed
+            .entities
+            .iter_mut()
+            .find(|e| e.name.eq_ignore_ascii_case(&entity.name))
+        {
+            None => installed.entities.push(entity),
+            Some(existing) => {
+                if !has_definitions(existing) && has_definitions(&entity) {
+                    existing.shell = false;
+                    existing.unmodified = false;
+                }
+                for attribute in entity.attributes {
+                    if !existing
+                        .attributes
+                        .iter()
+                        .any(|a| a.name.eq_ignore_ascii_case(&attribute.name))
+                    {
+                        existing.attributes.push(attribute);
+                    }
+                }
+            }
+        }
+    }
+    for set in patch.option_sets {
+        let wanted = option_set_key(&set);
+        match installed
+            .option_sets
+            .iter_mut()
+            .find(|s| option_set_key(s) == wanted)
+        {
+            None => installed.option_sets.push(set),
+            Some(existing) => {
+                for value in set.values {
+                    if !existing.values.iter().any(|v| v.value == value.value) {
+                        existing.values.push(value);
+                    }
+                }
+            }
+        }
+    }
+    for relationship in patch.relationships {
+        if !installed
+            .relationships
+            .iter()
+            .any(|r| r.name.eq_ignore_ascii_case(&relationship.name))
+        {
+            installed.relationships.push(relationship);
+        }
+    }
+    for component in patch.root_components {
+        installed.root_components.push(component);
+    }
+    for (kind, count) in patch.components {
+        let entry = installed.components.entry(kind).or_default();
+        *entry = (*entry).max(count);
     }
 }

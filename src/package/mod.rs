@@ -24,17 +24,17 @@ mod zipped;
 use std::path::Path;
 
 pub use diff::{
-    diff, is_custom_name, same_components, AttributeChange, ComponentDiff, DataLoss, EntityChange,
-    NamedChange, OptionValueChange, RootComponentChange,
+    diff, installed_state, is_custom_name, same_components, AttributeChange, ComponentDiff,
+    DataLoss, EntityChange, OptionValueChange, RelationshipChange, RootComponentChange,
 };
 pub use discover::{discover, is_package_folder};
 pub use error::{NonSolutionKind, PackageError, PackageErrorKind};
 pub use fingerprint::{completeness, content_hash, Completeness};
 pub use limits::ReadLimits;
 pub use model::{
-    component_kind_name, Attribute, ComponentType, DependencyNode, Entity, ExportInfo, Layout,
-    Location, ManagedState, MissingDependency, OptionSet, OptionValue, Package, PackageWarning,
-    ParentSolution, Publisher, Relationship, RootComponent, Source, SourceKind,
+    component_kind_name, Attribute, ComponentType, DependencyNode, Entity, ExportInfo, ExportTime,
+    Layout, Location, ManagedState, MissingDependency, OptionSet, OptionValue, Package,
+    PackageWarning, ParentSolution, Publisher, Relationship, RootComponent, Source, SourceKind,
 };
 pub use nested::read_nested;
 pub use read_ahead::{ReadAhead, ReadResult};
@@ -67,12 +67,9 @@ pub fn read_package_with(path: &Path, limits: &ReadLimits) -> Result<Package, Pa
         ))
     } else {
         let read = zipped::read_zip(path, limits)?;
-        Ok(assemble(
-            read.source,
-            read.manifest,
-            read.components,
-            read.warnings,
-        ))
+        let mut package = assemble(read.source, read.manifest, read.components, read.warnings);
+        package.exported_at = read.exported_at;
+        Ok(package)
     }
 }
 
@@ -108,6 +105,7 @@ fn assemble(
         managed: manifest.managed,
         publisher: manifest.publisher,
         export: manifest.export,
+        exported_at: None,
         parent: manifest.parent,
         root_components: manifest.root_components,
         missing_dependencies: manifest.missing_dependencies,

@@ -5,25 +5,64 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
+use time::PrimitiveDateTime;
+
+pub use crate::diagnostic::Location;
 
 use super::version::SolutionVersion;
 
-/// Where an element was read: a file inside the package (zip entry name or path relative to
-/// the unpacked folder, always with `/`) and a 1-based line.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Location {
-    pub file: Arc<str>,
-    pub line: u64,
+time::serde::format_description!(
+    local_seconds,
+    PrimitiveDateTime,
+    "[year]-[month]-[day]T[hour]:[minute]:[second]"
+);
+
+/// When a zip was exported: the newest timestamp of its entries. Dataverse stamps every entry
+/// with the export time; DOS timestamps have 2-second resolution and no time zone, so this is
+/// the exporting server's clock as written (`2018-12-27T15:11:22`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ExportTime(#[serde(with = "local_seconds")] pub PrimitiveDateTime);
+
+impl ExportTime {
+    /// From a zip entry's DOS timestamp; `None` for an impossible date and for the DOS epoch
+    /// (1980-01-01 00:00:00), which tools write when they set no time.
+    pub fn from_zip(time: zip::DateTime) -> Option<Self> {
+        let epoch = (
+            time.year(),
+            time.month(),
+            time.day(),
+            time.hour(),
+            time.minute(),
+            time.second(),
+        ) == (1980, 1, 1, 0, 0, 0);
+        if epoch {
+            return None;
+        }
+        let month = time::Month::try_from(time.month()).ok()?;
+        let date =
+            time::Date::from_calendar_date(i32::from(time.year()), month, time.day()).ok()?;
+        let clock = time::Time::from_hms(time.hour(), time.minute(), time.second()).ok()?;
+        Some(Self(PrimitiveDateTime::new(date, clock)))
+    }
 }
 
-impl std::fmt::Display for Location {
+impl std::fmt::Display for ExportTime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.file, self.line)
+        let d = self.0;
+        write!(
+            f,
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+            d.year(),
+            u8::from(d.month()),
+            d.day(),
+            d.hour(),
+            d.minute(),
+            d.second()
+        )
     }
 }
 
@@ -73,6 +112,12 @@ pub enum ManagedState {
     Unmanaged,
     Managed,
     Both,
+}
+
+impl std::fmt::Display for ManagedState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
 }
 
 impl ManagedState {
@@ -315,6 +360,8 @@ pub struct Relationship {
     pub referencing_entity: Option<String>,
     pub referenced_entity: Option<String>,
     pub referencing_attribute: Option<String>,
+    /// For a many-to-many relationship: the table that holds its associations.
+    pub intersect_entity: Option<String>,
     pub cascade_delete: Option<String>,
     pub location: Location,
 }
@@ -353,6 +400,8 @@ pub struct Package {
     pub managed: ManagedState,
     pub publisher: Publisher,
     pub export: ExportInfo,
+    /// When the zip was exported (its newest entry timestamp); `None` for unpacked trees.
+    pub exported_at: Option<ExportTime>,
     pub parent: Option<ParentSolution>,
     pub root_components: Vec<RootComponent>,
     pub missing_dependencies: Vec<MissingDependency>,
@@ -364,6 +413,14 @@ pub struct Package {
     pub warnings: Vec<PackageWarning>,
     /// Where the manifest's `SolutionManifest` element was read.
     pub location: Location,
+}
+
+impl Relationship {
+    pub fn is_many_to_many(&self) -> bool {
+        self.relationship_type
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("ManyToMany"))
+    }
 }
 
 impl Package {

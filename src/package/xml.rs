@@ -337,6 +337,7 @@ impl<'r> XmlStream<'r> {
 
     pub fn location(&self, line: u64) -> Location {
         Location {
+            package: None,
             file: Arc::clone(&self.context.file),
             line,
         }

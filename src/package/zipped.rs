@@ -18,13 +18,14 @@ use super::customizations::{parse_customizations, Components};
 use super::error::{NonSolutionKind, PackageError, PackageErrorKind};
 use super::limits::{GuardedRead, ReadLimits};
 use super::manifest::{parse_manifest, Manifest};
-use super::model::{Layout, PackageWarning, Source, SourceKind};
+use super::model::{ExportTime, Layout, PackageWarning, Source, SourceKind};
 use super::pipe;
 use super::xml::{FileContext, XmlStream};
 
 /// What the zip reader hands to the package assembler.
 pub(crate) struct ZipRead {
     pub source: Source,
+    pub exported_at: Option<ExportTime>,
     pub manifest: Manifest,
     pub components: Components,
     pub warnings: Vec<PackageWarning>,
@@ -82,6 +83,7 @@ fn read_archive(
         }));
     }
     let names = entry_names(&archive).map_err(fail)?;
+    let exported_at = export_time(&archive);
     if archive.has_duplicate_names() {
         return Err(fail(PackageErrorKind::DuplicateEntry));
     }
@@ -151,6 +153,7 @@ fn read_archive(
     );
 
     Ok(ZipRead {
+        exported_at,
         source: Source {
             path: path.to_path_buf(),
             kind: SourceKind::Zip,
@@ -207,6 +210,15 @@ fn zip_message(error: &ZipError) -> String {
         }
         other => other.to_string(),
     }
+}
+
+/// The export time: the newest entry timestamp in the central directory (hand-repacked zips
+/// can carry a range; the newest entry is when the package was last made).
+fn export_time<R: Read + Seek>(archive: &ZipArchive<R>) -> Option<ExportTime> {
+    (0..archive.len())
+        .filter_map(|index| archive.by_index_data(index).ok()?.last_modified())
+        .filter_map(ExportTime::from_zip)
+        .max()
 }
 
 /// All entry names, refusing any that would escape a folder if it were extracted.

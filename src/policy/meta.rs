@@ -11,39 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// How bad a finding is; ordered `Info < Warning < Error`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Warning,
-    Error,
-}
-
-impl Severity {
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "info" => Some(Self::Info),
-            "warning" => Some(Self::Warning),
-            "error" => Some(Self::Error),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Info => "info",
-            Self::Warning => "warning",
-            Self::Error => "error",
-        }
-    }
-}
-
-impl std::fmt::Display for Severity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.as_str())
-    }
-}
+pub use crate::diagnostic::{is_kebab_case, line_column, Severity};
 
 /// What a policy declares about itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,17 +38,6 @@ pub struct MetaError {
     pub line: usize,
     pub column: usize,
     pub message: String,
-}
-
-/// True for `lower-case-words-with-hyphens`.
-pub fn is_kebab_case(text: &str) -> bool {
-    !text.is_empty()
-        && !text.starts_with('-')
-        && !text.ends_with('-')
-        && !text.contains("--")
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// Reads the front matter: the consecutive `//!` lines at the top of `source` (blank lines
@@ -137,14 +94,6 @@ pub fn parse_front_matter(source: &str) -> Result<PolicyMeta, MetaError> {
         ));
     }
     Ok(meta)
-}
-
-/// 1-based line and column of a byte offset.
-pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.len() - before.rfind('\n').map_or(0, |at| at + 1) + 1;
-    (line, column)
 }
 
 #[cfg(test)]

@@ -192,7 +192,17 @@ fn location(value: Dynamic) -> Result<Location, String> {
         .and_then(|l| l.as_int().ok())
         .filter(|l| *l >= 0)
         .ok_or("`location.line` must be a non-negative integer")?;
+    let package = match map.get("package") {
+        None => None,
+        Some(v) if v.is_unit() => None,
+        Some(v) => Some(
+            v.clone()
+                .into_string()
+                .map_err(|_| "`location.package` must be a string")?,
+        ),
+    };
     Ok(Location {
+        package: package.map(Into::into),
         file: file.into(),
         line: line as u64,
     })

@@ -5,11 +5,11 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use super::PackageReport;
+use super::Assessment;
 
 /// `Solution_1.2.3.4_ab12cd34` for a readable package, `file-name_ab12cd34` otherwise; only
 /// characters safe in file names on every platform.
-pub fn report_stem(package: &PackageReport, content_hash: &str) -> String {
+pub fn report_stem(package: &Assessment, content_hash: &str) -> String {
     let short = &content_hash[..content_hash.len().min(8)];
     let base = match (&package.unique_name, &package.version) {
         (Some(name), Some(version)) => format!("{name}_{version}"),

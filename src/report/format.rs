@@ -2,67 +2,9 @@
 
 use std::io;
 
-use serde::{Deserialize, Serialize};
-
 use super::Report;
-use crate::policy::Severity;
-
-/// A report format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ReportFormat {
-    /// Text for a terminal.
-    Human,
-    Json,
-    Markdown,
-    /// One self-contained page.
-    Html,
-    /// SARIF 2.1.0, for code-scanning tools.
-    Sarif,
-    /// JUnit XML, for CI test reporters.
-    Junit,
-}
-
-impl ReportFormat {
-    pub const ALL: [Self; 6] = [
-        Self::Human,
-        Self::Json,
-        Self::Markdown,
-        Self::Html,
-        Self::Sarif,
-        Self::Junit,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Human => "human",
-            Self::Json => "json",
-            Self::Markdown => "markdown",
-            Self::Html => "html",
-            Self::Sarif => "sarif",
-            Self::Junit => "junit",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "md" => Some(Self::Markdown),
-            _ => Self::ALL.into_iter().find(|f| f.name() == text),
-        }
-    }
-
-    /// File-name extension of a report in this format.
-    pub fn extension(self) -> &'static str {
-        match self {
-            Self::Human => "txt",
-            Self::Json => "json",
-            Self::Markdown => "md",
-            Self::Html => "html",
-            Self::Sarif => "sarif",
-            Self::Junit => "junit.xml",
-        }
-    }
-}
+pub use crate::config::ReportFormat;
+use crate::diagnostic::Severity;
 
 /// How to render.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,8 +8,8 @@ use std::io::{self, Write};
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
-use super::{PackageReport, Report};
-use crate::eval::{Finding, Verdict};
+use super::{Assessment, Report};
+use crate::diagnostic::{Finding, Verdict};
 
 const STYLE: &str = r#"
 :root { --fail:#b42318; --warn:#b54708; --pass:#067647; --muted:#667085; --line:#eaecf0; }
@@ -57,14 +57,14 @@ fn verdict_class(verdict: Verdict) -> &'static str {
     verdict.as_str()
 }
 
-fn package_title(package: &PackageReport) -> String {
+fn package_title(package: &Assessment) -> String {
     match (&package.unique_name, &package.version) {
         (Some(name), Some(version)) => format!("{name} {version}"),
         _ => format!("{} (unreadable)", package.path.display()),
     }
 }
 
-fn count(package: &PackageReport, severity: crate::policy::Severity) -> usize {
+fn count(package: &Assessment, severity: crate::diagnostic::Severity) -> usize {
     package
         .findings
         .iter()
@@ -98,7 +98,7 @@ fn findings_table(findings: &[&Finding]) -> Markup {
     }
 }
 
-fn timeline(report: &Report, package: &PackageReport) -> Markup {
+fn timeline(report: &Report, package: &Assessment) -> Markup {
     let Some(name) = &package.unique_name else {
         return html! {};
     };
@@ -114,14 +114,14 @@ fn timeline(report: &Report, package: &PackageReport) -> Markup {
         ol.timeline {
             @for release in &history.releases {
                 @let current = release.sha256.is_some() && release.sha256 == package.sha256
-                    && release.version == package.version.clone().unwrap_or_default();
+                    && release.version == package.version;
                 li class={ @if current { "current " } @if release.accepted { "accepted" } @else { "rejected" } }
                     title=(release.path) {
-                    strong { (release.version) } " "
+                    strong { (release.version.clone().unwrap_or_default()) } " "
                     span.badge.(verdict_class(release.verdict)) { (release.verdict.as_str()) } " "
                     span.muted {
                         @if release.accepted { "accepted" } @else { "rejected" }
-                        @if let Some(day) = release.checked_at.get(..10) { " · " (day) }
+                        " · " (release.checked_at.date())
                     }
                 }
             }
@@ -129,7 +129,7 @@ fn timeline(report: &Report, package: &PackageReport) -> Markup {
     }
 }
 
-fn package_section(report: &Report, index: usize, package: &PackageReport) -> Markup {
+fn package_section(report: &Report, index: usize, package: &Assessment) -> Markup {
     let (counting, waived): (Vec<&Finding>, Vec<&Finding>) =
         package.findings.iter().partition(|f| f.counts());
     html! {
@@ -197,12 +197,12 @@ fn audit_section(report: &Report) -> Markup {
             section.stream {
                 h3 { (stream.unique_name) }
                 table.timeline-table {
-                    thead { tr { th { "Version" } th { "Date" } th { "File" } th { "Publisher" } th { "Managed" } th { "Platform" } th { "Verdict" } th { "Findings" } } }
+                    thead { tr { th { "Version" } th { "Exported" } th { "File" } th { "Publisher" } th { "Managed" } th { "Platform" } th { "Verdict" } th { "Findings" } } }
                     tbody {
                         @for release in &stream.releases {
                             tr {
                                 td { strong { (release.version) } }
-                                td { (release.date.get(..10).unwrap_or(&release.date)) }
+                                td { (release.exported_at.map(|t| t.to_string()).unwrap_or_default()) }
                                 td { code { (release.file) } }
                                 td { (release.publisher) }
                                 td { (release.managed) }
@@ -271,9 +271,9 @@ fn page(report: &Report) -> Markup {
                                         td { (package.version.clone().unwrap_or_default()) }
                                         td { (package.previous_version.clone().unwrap_or_default()) }
                                         td { span.badge.(verdict_class(package.verdict)) { (package.verdict.as_str()) } }
-                                        td { (count(package, crate::policy::Severity::Error)) }
-                                        td { (count(package, crate::policy::Severity::Warning)) }
-                                        td { (count(package, crate::policy::Severity::Info)) }
+                                        td { (count(package, crate::diagnostic::Severity::Error)) }
+                                        td { (count(package, crate::diagnostic::Severity::Warning)) }
+                                        td { (count(package, crate::diagnostic::Severity::Info)) }
                                     }
                                 }
                             }

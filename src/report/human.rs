@@ -7,8 +7,8 @@ use std::io::{self, Write};
 use anstyle::{AnsiColor, Style};
 
 use super::{RenderOptions, Report};
-use crate::eval::{Finding, Verdict};
-use crate::policy::Severity;
+use crate::diagnostic::Severity;
+use crate::diagnostic::{Finding, Verdict};
 
 struct Paint {
     color: bool,
@@ -110,7 +110,10 @@ fn write_audit(out: &mut impl Write, paint: &Paint, report: &Report) -> io::Resu
                 "    {} {:<14} {} {} {} {} platform {}{}",
                 paint.verdict(release.verdict),
                 release.version,
-                release.date.get(..10).unwrap_or(&release.date),
+                release
+                    .exported_at
+                    .map(|t| t.to_string())
+                    .unwrap_or_else(|| "-".into()),
                 file,
                 release.publisher,
                 release.managed,
@@ -205,6 +208,11 @@ pub fn write_human(
     write_audit(out, &paint, report)?;
     let s = &report.summary;
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    writeln!(
+        out,
+        "policy set {}",
+        report.policy_set.get(..12).unwrap_or(&report.policy_set)
+    )?;
     writeln!(
         out,
         "{} {}: {} passed, {} warned, {} failed; {}, {}, {}, {} waived",

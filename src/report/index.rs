@@ -8,17 +8,13 @@ use maud::{html, PreEscaped, DOCTYPE};
 use serde::{Deserialize, Serialize};
 
 use super::write_atomic;
-use crate::eval::Verdict;
+use crate::assessment::AssessmentSummary;
 
-/// One package in the index.
+/// One package in the index: its assessment's summary and its report files.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndexEntry {
-    pub unique_name: Option<String>,
-    pub version: Option<String>,
-    pub verdict: Verdict,
-    /// Where the package was found.
-    pub path: String,
-    pub processed_at: String,
+    #[serde(flatten)]
+    pub summary: AssessmentSummary,
     /// Report file names, relative to the reports folder.
     pub reports: Vec<String>,
 }
@@ -50,11 +46,11 @@ pub fn write_index(dir: &Path, entries: &[IndexEntry]) -> io::Result<()> {
                     tbody {
                         @for entry in entries {
                             tr {
-                                td { (entry.processed_at) }
-                                td { (entry.unique_name.clone().unwrap_or_else(|| "(unreadable)".into())) }
-                                td { (entry.version.clone().unwrap_or_default()) }
-                                td class=(entry.verdict.as_str()) { (entry.verdict.as_str()) }
-                                td { code { (entry.path) } }
+                                td { (crate::history::rfc3339(entry.summary.checked_at)) }
+                                td { (entry.summary.unique_name.clone().unwrap_or_else(|| "(unreadable)".into())) }
+                                td { (entry.summary.version.clone().unwrap_or_default()) }
+                                td class=(entry.summary.verdict.as_str()) { (entry.summary.verdict.as_str()) }
+                                td { code { (entry.summary.path) } }
                                 td {
                                     @for report in &entry.reports {
                                         a href=(report) { (report.rsplit('.').next().unwrap_or(report)) } " "

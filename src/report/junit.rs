@@ -8,11 +8,12 @@ use std::io::Write;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
-use super::{PackageReport, Report};
-use crate::eval::{CaseResult, Finding};
-use crate::policy::Severity;
+use super::CaseResult;
+use super::{Assessment, Report};
+use crate::diagnostic::Finding;
+use crate::diagnostic::Severity;
 
-fn package_name(package: &PackageReport) -> String {
+fn package_name(package: &Assessment) -> String {
     match (&package.unique_name, &package.version) {
         (Some(name), Some(version)) => format!("{name} {version}"),
         _ => package.path.display().to_string(),
@@ -52,7 +53,7 @@ pub fn write_junit(
     }
     let mut writer = Writer::new_with_indent(out, b' ', 2);
     writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
-    let failed_cases = |package: &PackageReport| {
+    let failed_cases = |package: &Assessment| {
         rule_ids
             .iter()
             .filter(|id| package.findings.iter().any(|f| f.rule == **id && fails(f)))
@@ -79,6 +80,18 @@ pub fn write_junit(
         let path = package.path.display().to_string();
         suite.push_attribute(("file", path.as_str()));
         writer.write_event(Event::Start(suite))?;
+        // What the run is reproducible from, where JUnit readers keep run facts.
+        writer.write_event(Event::Start(BytesStart::new("properties")))?;
+        for (name, value) in [
+            ("tool", report.tool.as_str()),
+            ("policy_set", report.policy_set.as_str()),
+        ] {
+            let mut property = BytesStart::new("property");
+            property.push_attribute(("name", name));
+            property.push_attribute(("value", value));
+            writer.write_event(Event::Empty(property))?;
+        }
+        writer.write_event(Event::End(BytesEnd::new("properties")))?;
         for id in &rule_ids {
             let findings: Vec<&Finding> =
                 package.findings.iter().filter(|f| f.rule == *id).collect();

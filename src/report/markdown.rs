@@ -5,8 +5,8 @@
 
 use std::io::{self, Write};
 
-use super::{PackageReport, Report};
-use crate::eval::{Finding, Verdict};
+use super::{Assessment, Report};
+use crate::diagnostic::{Finding, Verdict};
 
 /// Escapes text for a Markdown table cell or line: markup characters and HTML are neutralised
 /// and line breaks become spaces.
@@ -36,7 +36,7 @@ fn verdict_mark(verdict: Verdict) -> &'static str {
     }
 }
 
-fn title(package: &PackageReport) -> String {
+fn title(package: &Assessment) -> String {
     match (&package.unique_name, &package.version) {
         (Some(name), Some(version)) => format!("{} {}", escape(name), escape(version)),
         _ => format!(
@@ -88,7 +88,7 @@ fn write_by_rule(out: &mut impl Write, report: &Report, findings: &[&Finding]) -
     Ok(())
 }
 
-fn write_data_loss(out: &mut impl Write, package: &PackageReport) -> io::Result<()> {
+fn write_data_loss(out: &mut impl Write, package: &Assessment) -> io::Result<()> {
     if package.data_loss.is_empty() {
         return Ok(());
     }
@@ -148,7 +148,7 @@ fn write_audit(out: &mut impl Write, report: &Report) -> io::Result<()> {
         writeln!(out, "\n### {}\n", escape(&stream.unique_name))?;
         writeln!(
             out,
-            "| Version | Date | File | Publisher | Managed | Platform | Verdict | Findings |"
+            "| Version | Exported | File | Publisher | Managed | Platform | Verdict | Findings |"
         )?;
         writeln!(out, "|---|---|---|---|---|---|---|---|")?;
         for release in &stream.releases {
@@ -156,10 +156,13 @@ fn write_audit(out: &mut impl Write, report: &Report) -> io::Result<()> {
                 out,
                 "| {} | {} | {} | {} | {} | {} | {} | {} |",
                 escape(&release.version),
-                release.date.get(..10).unwrap_or(&release.date),
+                release
+                    .exported_at
+                    .map(|t| t.to_string())
+                    .unwrap_or_else(|| "-".into()),
                 escape(&release.file),
                 escape(&release.publisher),
-                escape(&release.managed),
+                release.managed,
                 escape(release.platform_version.as_deref().unwrap_or("-")),
                 verdict_mark(release.verdict),
                 escape(&release.findings.join(", "))
@@ -208,7 +211,7 @@ pub fn write_markdown(out: &mut impl Write, report: &Report) -> io::Result<()> {
                 .filter(|f| f.counts() && f.severity == severity)
                 .count()
         };
-        use crate::policy::Severity;
+        use crate::diagnostic::Severity;
         writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} | {} |",
@@ -257,5 +260,10 @@ pub fn write_markdown(out: &mut impl Write, report: &Report) -> io::Result<()> {
         let findings: Vec<&Finding> = report.findings.iter().collect();
         write_by_rule(out, report, &findings)?;
     }
-    Ok(())
+    writeln!(
+        out,
+        "\n<sub>{} · policy set `{}`</sub>",
+        escape(&report.tool),
+        report.policy_set
+    )
 }

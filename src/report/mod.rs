@@ -12,13 +12,12 @@ mod junit;
 mod markdown;
 mod sarif;
 
-use std::path::PathBuf;
-
 use serde::{Deserialize, Serialize};
 
-use crate::eval::{Finding, RuleInfo, Verdict};
-use crate::package::DataLoss;
-use crate::policy::Severity;
+pub use crate::assessment::{Assessment, AssessmentSummary, StreamPosition};
+use crate::config::ReleaseOrder;
+use crate::diagnostic::{Finding, RuleInfo, Severity, Verdict};
+use crate::package::{ExportTime, ManagedState};
 
 pub use files::{report_stem, write_atomic};
 pub use format::{render, RenderOptions, ReportFormat};
@@ -29,8 +28,22 @@ pub use junit::{write_case_junit, write_junit};
 pub use markdown::write_markdown;
 pub use sarif::write_sarif;
 
+/// The outcome of one policy test case (`solguard policy test`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseResult {
+    pub policy: String,
+    pub name: String,
+    pub origin: String,
+    pub passed: bool,
+    /// `rule/code[ severity]`, sorted.
+    pub expected: Vec<String>,
+    pub actual: Vec<String>,
+    /// Set when the case itself is broken (bad file, unreadable fixture).
+    pub error: Option<String>,
+}
+
 /// Version of the JSON report schema; bumped when a field changes meaning or disappears.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
@@ -38,7 +51,7 @@ pub struct Report {
     pub tool: String,
     /// Identifies the exact policies, engine version and rule settings used.
     pub policy_set: String,
-    pub packages: Vec<PackageReport>,
+    pub packages: Vec<Assessment>,
     /// Findings about the run rather than one package (e.g. unused waivers).
     pub findings: Vec<Finding>,
     pub summary: Summary,
@@ -61,48 +74,7 @@ pub struct Report {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SolutionHistory {
     pub unique_name: String,
-    pub releases: Vec<Release>,
-}
-
-/// One release in a solution's history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Release {
-    pub version: String,
-    pub verdict: Verdict,
-    pub accepted: bool,
-    /// RFC 3339 time it was checked.
-    pub checked_at: String,
-    pub path: String,
-    pub sha256: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PackageReport {
-    pub path: PathBuf,
-    /// Null when the package could not be read.
-    pub unique_name: Option<String>,
-    pub version: Option<String>,
-    pub managed: Option<String>,
-    pub sha256: Option<String>,
-    pub verdict: Verdict,
-    /// Whether it became the `previous` release for later packages of the same solution.
-    pub accepted: bool,
-    pub previous_version: Option<String>,
-    pub findings: Vec<Finding>,
-    /// What upgrading from the previous release would delete with its data.
-    #[serde(default)]
-    pub data_loss: Vec<DataLoss>,
-    /// In an audit: where the package stands in its solution's release stream.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stream: Option<StreamPosition>,
-}
-
-/// A package's place in its release stream (1-based).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StreamPosition {
-    pub solution: String,
-    pub position: usize,
-    pub of: usize,
+    pub releases: Vec<AssessmentSummary>,
 }
 
 /// One solution's releases in a repository, in release order.
@@ -116,11 +88,13 @@ pub struct Stream {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamRelease {
     pub version: String,
-    /// The file's modification time (RFC 3339).
-    pub date: String,
+    /// Export time read from the zip (null for unpacked trees).
+    pub exported_at: Option<ExportTime>,
     pub file: String,
     pub publisher: String,
-    pub managed: String,
+    pub managed: ManagedState,
+    /// For a patch: the solution it patches.
+    pub patch_of: Option<String>,
     /// Platform version it was exported from (`ImportExportXml version`).
     pub platform_version: Option<String>,
     pub verdict: Verdict,
@@ -129,11 +103,32 @@ pub struct StreamRelease {
     pub findings: Vec<String>,
 }
 
+impl StreamRelease {
+    /// The stream entry of an assessed package (None for one that could not be read).
+    pub fn of(assessment: &Assessment, platform_version: Option<String>) -> Option<Self> {
+        Some(Self {
+            version: assessment.version.clone()?,
+            exported_at: assessment.exported_at,
+            file: assessment.path.display().to_string(),
+            publisher: assessment.publisher.clone().unwrap_or_default(),
+            managed: assessment.managed?,
+            patch_of: assessment.patch_of.clone(),
+            platform_version,
+            verdict: assessment.verdict,
+            accepted: assessment.accepted,
+            findings: assessment
+                .counting()
+                .map(|f| format!("{}/{}", f.rule, f.code))
+                .collect(),
+        })
+    }
+}
+
 /// What an audit read and left out.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditSummary {
-    /// `mtime`, `version` or `path`.
-    pub order: String,
+    /// How releases were put in order.
+    pub order: ReleaseOrder,
     /// Files considered (zips, unpacked folders, solutions inside bundles).
     pub files: usize,
     /// Packages read (parsed) in this run.
@@ -159,28 +154,8 @@ pub struct NewFinding {
     pub version: Option<String>,
     pub rule: String,
     pub code: String,
-    pub severity: crate::policy::Severity,
+    pub severity: Severity,
     pub message: String,
-}
-
-impl PackageReport {
-    /// The entry for a package that could not be read (or evaluated), with the findings that
-    /// say why.
-    pub fn unread(path: PathBuf, findings: Vec<Finding>) -> Self {
-        Self {
-            path,
-            unique_name: None,
-            version: None,
-            managed: None,
-            sha256: None,
-            verdict: Verdict::of(&findings),
-            accepted: false,
-            previous_version: None,
-            findings,
-            data_loss: Vec::new(),
-            stream: None,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,7 +172,7 @@ pub struct Summary {
 }
 
 impl Report {
-    pub fn new(policy_set: String, packages: Vec<PackageReport>, findings: Vec<Finding>) -> Self {
+    pub fn new(policy_set: String, packages: Vec<Assessment>, findings: Vec<Finding>) -> Self {
         let mut summary = Summary {
             packages: packages.len(),
             ..Summary::default()
@@ -251,8 +226,8 @@ impl Report {
     }
 
     /// Up to `limit` counting findings, most severe first (package order within a severity).
-    pub fn worst_findings(&self, limit: usize) -> Vec<(&PackageReport, &Finding)> {
-        let mut all: Vec<(&PackageReport, &Finding)> = self
+    pub fn worst_findings(&self, limit: usize) -> Vec<(&Assessment, &Finding)> {
+        let mut all: Vec<(&Assessment, &Finding)> = self
             .packages
             .iter()
             .flat_map(|p| {

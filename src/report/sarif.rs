@@ -19,9 +19,9 @@ use serde_sarif::sarif::{
 };
 use sha2::{Digest, Sha256};
 
-use super::{PackageReport, Report};
-use crate::eval::{Finding, RuleInfo};
-use crate::policy::Severity;
+use super::{Assessment, Report};
+use crate::diagnostic::Severity;
+use crate::diagnostic::{Finding, RuleInfo};
 
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
@@ -150,7 +150,7 @@ fn all_rules(report: &Report) -> Vec<RuleInfo> {
 }
 
 /// Stable identity of a finding across runs of the same package.
-fn fingerprint(package: &PackageReport, finding: &Finding) -> String {
+fn fingerprint(package: &Assessment, finding: &Finding) -> String {
     let mut hasher = Sha256::new();
     for part in [
         finding.rule.as_str(),
@@ -190,10 +190,16 @@ impl Artifacts {
     }
 }
 
-fn location(package: &PackageReport, finding: &Finding, artifacts: &mut Artifacts) -> Location {
-    let package_path = uri(&package.path);
-    let is_folder = !package
-        .path
+fn location(package: &Assessment, finding: &Finding, artifacts: &mut Artifacts) -> Location {
+    // A removed item is located in the earlier package it stood in: its path, never the new
+    // package's with the old package's line.
+    let located = finding
+        .location
+        .as_ref()
+        .and_then(|l| l.package.as_deref())
+        .map_or_else(|| package.path.clone(), std::path::PathBuf::from);
+    let package_path = uri(&located);
+    let is_folder = !located
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
     let Some(inner) = &finding.location else {
@@ -212,7 +218,7 @@ fn location(package: &PackageReport, finding: &Finding, artifacts: &mut Artifact
     };
     let line = i64::try_from(inner.line.max(1)).unwrap_or(1);
     if is_folder {
-        let file = uri(&package.path.join(inner.file.as_ref()));
+        let file = uri(&located.join(inner.file.as_ref()));
         let index = artifacts.index_of(&file, None);
         let physical = PhysicalLocation::builder()
             .artifact_location(ArtifactLocation::builder().uri(file).index(index).build())
@@ -247,7 +253,7 @@ fn location(package: &PackageReport, finding: &Finding, artifacts: &mut Artifact
 }
 
 fn result(
-    package: &PackageReport,
+    package: &Assessment,
     finding: &Finding,
     rules: &[RuleInfo],
     artifacts: &mut Artifacts,
@@ -298,7 +304,11 @@ pub fn write_sarif(out: &mut impl Write, report: &Report) -> io::Result<()> {
             results.push(result(package, finding, &rules, &mut artifacts));
         }
     }
-    let run_package = PackageReport::unread(std::path::PathBuf::from("."), Vec::new());
+    let run_package = Assessment::unread(
+        std::path::PathBuf::from("."),
+        Vec::new(),
+        &report.policy_set,
+    );
     for finding in &report.findings {
         results.push(result(&run_package, finding, &rules, &mut artifacts));
     }

@@ -20,8 +20,8 @@ use super::snapshot::{ConfigSource, Snapshot};
 use super::sources::{watch_rules, FolderSource, Signals};
 use super::{unix_now, RunSummary, WatchError};
 use crate::config::DaemonSettings;
+use crate::diagnostic::now_rfc3339;
 use crate::report::{write_index, IndexEntry};
-use crate::run::now_rfc3339;
 
 /// How often the loop wakes without events, to observe settling packages.
 const TICK: Duration = Duration::from_millis(200);
@@ -266,8 +266,8 @@ impl Daemon {
                 if new.config.daemon != self.settings {
                     tracing::warn!("[daemon] settings changed; they take effect after a restart");
                 }
-                let policies_changed = new.policies.hash() != old.policies.hash()
-                    || new.config.eval.rules != old.config.eval.rules;
+                // Anything that changes a verdict: policies, rule settings, targets, waivers.
+                let policies_changed = new.policy_sets() != old.policy_sets();
                 self.rebuild_folders(&new);
                 if new.config.policies_dir != old.config.policies_dir && !self.once {
                     self.rules_watcher = watch_rules(
@@ -278,16 +278,18 @@ impl Daemon {
                 }
                 tracing::info!(
                     reason = why,
-                    policies = new.policies.policies().len(),
+                    policies = new.policies.ids().len(),
                     policy_set = new.policies.hash(),
                     "Rules reloaded"
                 );
+                let policy_sets = new.policy_sets();
                 self.shared
                     .metrics
-                    .reloaded(true, Some(new.policies.hash()), unix_now());
+                    .reloaded(true, Some(&policy_sets), unix_now());
                 {
                     let mut board = self.shared.status();
                     board.policy_set = new.policies.hash().to_owned();
+                    board.policy_sets = policy_sets.into_iter().collect();
                     board.policies = new.policies.ids().iter().map(|s| (*s).to_owned()).collect();
                     board.last_reload = ReloadStatus {
                         at: now,
@@ -354,11 +356,7 @@ impl Daemon {
             Ok(recent) => recent
                 .into_iter()
                 .map(|p| IndexEntry {
-                    unique_name: p.unique_name,
-                    version: p.version,
-                    verdict: p.verdict,
-                    path: p.path,
-                    processed_at: p.processed_at,
+                    summary: p.summary,
                     reports: p
                         .reports
                         .iter()

@@ -11,7 +11,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::eval::Finding;
+use crate::diagnostic::Finding;
 
 type Labels = Vec<(String, String)>;
 
@@ -113,7 +113,7 @@ impl Metrics {
         );
         registry.register(
             "policy_set",
-            "The active policy set, by hash (value 1)",
+            "The active policy set of each watch folder, by hash as in its reports (value 1)",
             metrics.policy_set.clone(),
         );
         registry.register(
@@ -167,14 +167,23 @@ impl Metrics {
         self.errors.get_or_create(&labels(&[("kind", kind)])).inc();
     }
 
-    pub fn reloaded(&self, success: bool, policy_set: Option<&str>, unix_time: f64) {
+    /// Records a reload; on success, the policy set each watch folder now evaluates with (the
+    /// hash its reports show).
+    pub fn reloaded(
+        &self,
+        success: bool,
+        policy_sets: Option<&[(String, String)]>,
+        unix_time: f64,
+    ) {
         self.last_reload_success.set(i64::from(success));
         self.last_reload_time.set(unix_time);
-        if let Some(hash) = policy_set {
+        if let Some(sets) = policy_sets {
             self.policy_set.clear();
-            self.policy_set
-                .get_or_create(&labels(&[("hash", hash)]))
-                .set(1);
+            for (watch, hash) in sets {
+                self.policy_set
+                    .get_or_create(&labels(&[("watch", watch), ("hash", hash)]))
+                    .set(1);
+            }
         }
     }
 

@@ -28,8 +28,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::diagnostic::now_rfc3339;
 use crate::history::{HistoryError, HistoryStore};
-use crate::run::now_rfc3339;
 
 pub use candidates::is_temporary_name;
 pub use disposition::move_into;
@@ -137,6 +137,7 @@ pub async fn run(options: WatchOptions) -> Result<RunSummary, WatchError> {
         workers: config.daemon.worker_count(),
         config: options.source.file().map(|p| p.display().to_string()),
         policy_set: snapshot.policies.hash().to_owned(),
+        policy_sets: snapshot.policy_sets().into_iter().collect(),
         policies: snapshot
             .policies
             .ids()
@@ -153,7 +154,7 @@ pub async fn run(options: WatchOptions) -> Result<RunSummary, WatchError> {
     let shared = Arc::new(Shared::new(store, config.daemon.reports_dir.clone(), board));
     shared
         .metrics
-        .reloaded(true, Some(snapshot.policies.hash()), unix_now());
+        .reloaded(true, Some(&snapshot.policy_sets()), unix_now());
     tracing::info!(
         folders = %config.watches.iter().map(|w| w.path.display().to_string()).collect::<Vec<_>>().join(", "),
         reports = %config.daemon.reports_dir.display(),

@@ -15,18 +15,14 @@ use super::candidates::Ready;
 use super::disposition::move_into;
 use super::shared::{lock, RecentPackage, Shared};
 use super::snapshot::Snapshot;
-use crate::alert::{alert_for, outbox_rows};
+use crate::assessment::Assessment;
 use crate::config::{Disposition, WatchFolder};
-use crate::eval::RuleInfo;
-use crate::eval::{Evaluator, Finding, Verdict, PACKAGE_FORMAT_RULE};
-use crate::history::{Processed, ReleaseRecord};
-use crate::package::{completeness, content_hash, read_package, Completeness, Package};
-use crate::policy::Severity;
-use crate::report::{
-    render, report_stem, write_atomic, PackageReport, Release, RenderOptions, Report, ReportFormat,
-    SolutionHistory,
+use crate::diagnostic::{Finding, Severity, Verdict, PACKAGE_FORMAT_RULE};
+use crate::package::{completeness, content_hash, read_package, Completeness};
+use crate::pipeline::{
+    publish_package, Assessed, Input, Outputs, Pipeline, PipelineError, ResolvedLineage,
+    StoredLineage,
 };
-use crate::run::{assess, now_rfc3339, solution_histories, unreadable_report, Assessment, Prior};
 
 /// How one package went.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +34,8 @@ pub enum Outcome {
     Incomplete(String),
     /// It disappeared before it could be read.
     Gone,
-    /// Something outside the package failed (disk, database): try again later.
+    /// Something outside the package failed (disk, database): try again later. The text is
+    /// the typed error, rendered for the log.
     Failed(String),
 }
 
@@ -77,29 +74,30 @@ impl Job<'_> {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Outcome::Gone,
             Err(error) => return Outcome::Failed(format!("{}: {error}", path.display())),
         };
-        let mut evaluator = Evaluator::new(
-            &self.snapshot.policies,
-            self.snapshot.config.eval_for(watch),
-            time::OffsetDateTime::now_utc().date(),
-        );
-        let policy_set = evaluator.policy_set_hash();
+        let mut pipeline = self
+            .snapshot
+            .policies
+            .pipeline(self.snapshot.config.eval_for(watch));
+        let policy_set = pipeline.policy_set();
         // One job per content at a time: the same bytes dropped under two names at once are
         // evaluated once, the second finds the first's record.
         let same_bytes = self.shared.keyed_lock(&format!("sha256:{hash}"));
         let _same_bytes = lock(&same_bytes);
         let seen = self.shared.store().processed(&hash);
         match seen {
-            Ok(Some(seen)) if !(self.recheck_on_policy_change && seen.policy_set != policy_set) => {
-                tracing::info!(path = %path.display(), first_seen_as = %seen.path, "Already evaluated; skipped");
+            Ok(Some(seen))
+                if !(self.recheck_on_policy_change && seen.summary.policy_set != policy_set) =>
+            {
+                tracing::info!(path = %path.display(), first_seen_as = %seen.summary.path, "Already evaluated; skipped");
                 self.shared.metrics.skipped("seen");
                 // A crash between the record and the move leaves the package behind: move it now.
-                self.dispose(watch, path, seen.accepted);
+                self.dispose(watch, path, seen.summary.accepted);
                 return Outcome::Seen;
             }
             Ok(_) => {}
             Err(error) => return Outcome::Failed(error.to_string()),
         }
-        match self.evaluate(&mut evaluator, watch, &hash, &policy_set) {
+        match self.evaluate(&mut pipeline, watch, &hash) {
             Ok(mut recent) => {
                 let verdict = recent.verdict;
                 let moved = self.dispose(watch, path, recent.accepted);
@@ -108,163 +106,94 @@ impl Job<'_> {
                 self.shared.outbox_wake.notify_one();
                 Outcome::Evaluated(verdict)
             }
-            Err(error) => Outcome::Failed(error),
+            Err(error) => {
+                self.shared.metrics.error(error.part());
+                Outcome::Failed(error.to_string())
+            }
         }
     }
 
-    /// Reads and evaluates the package, then reports and records it.
+    /// Reads and assesses the package, then publishes it (reports, then its record and alerts
+    /// in one transaction).
     fn evaluate(
         &self,
-        evaluator: &mut Evaluator<'_>,
+        pipeline: &mut Pipeline<'_>,
         watch: &WatchFolder,
         hash: &str,
-        policy_set: &str,
-    ) -> Result<Finished, String> {
+    ) -> Result<Finished, PipelineError> {
         let path = &self.ready.path;
         let started = Instant::now();
-        let rules = evaluator.rules();
-        let done = |report, release| {
-            self.finish(report, release, hash, watch, (policy_set, &rules), started)
-        };
+        let policy_set = pipeline.policy_set();
         match catch_unwind(AssertUnwindSafe(|| read_package(path))) {
             Ok(Ok(mut package)) => {
                 if package.source.sha256.is_none() {
                     package.source.sha256 = Some(hash.to_owned());
                 }
-                let package = Arc::new(package);
-                // Releases of one solution are evaluated and recorded in turn, so each sees the
-                // one before it as `previous`.
-                let order = self.shared.keyed_lock(&package.unique_name.to_lowercase());
+                // Releases of one solution family (a solution and its patches) are assessed
+                // and recorded in turn, so each sees the ones before it in its lineage.
+                let family = package
+                    .parent
+                    .as_ref()
+                    .map_or(&package.unique_name, |p| &p.unique_name)
+                    .to_lowercase();
+                let order = self.shared.keyed_lock(&family);
                 let _in_order = lock(&order);
-                let prior =
-                    Prior::from_store(&self.shared.store(), &package).map_err(|e| e.to_string())?;
-                match catch_unwind(AssertUnwindSafe(|| {
-                    assess(evaluator, path, &package, &prior)
-                })) {
-                    Ok(Assessment { report, record }) => done(report, Some((&record, &package))),
-                    Err(panic) => done(crashed(path, "evaluating", &panic), None),
-                }
+                let package = Arc::new(package);
+                // The lineage is read with the database locked; evaluation runs without it.
+                let mut lineage =
+                    ResolvedLineage::of(&StoredLineage::new(&self.shared.store()), &package)?;
+                let input = Input::package(path.clone(), package);
+                let assessed =
+                    catch_unwind(AssertUnwindSafe(|| pipeline.assess(input, &mut lineage)));
+                let assessed = match assessed {
+                    Ok(assessed) => assessed?,
+                    Err(panic) => crashed(path, "evaluating", &panic, &policy_set),
+                };
+                self.publish(pipeline, assessed, watch, hash, started)
             }
-            Ok(Err(error)) => done(unreadable_report(evaluator, path, &error), None),
-            Err(panic) => done(crashed(path, "reading", &panic), None),
+            Ok(Err(error)) => {
+                let input = Input::read(path.clone(), Err(error));
+                let assessed = pipeline.assess(input, &mut ResolvedLineage::default())?;
+                self.publish(pipeline, assessed, watch, hash, started)
+            }
+            Err(panic) => {
+                let assessed = crashed(path, "reading", &panic, &policy_set);
+                self.publish(pipeline, assessed, watch, hash, started)
+            }
         }
     }
 
     /// Writes the reports, then records the package, its release and its alerts at once.
-    fn finish(
+    fn publish(
         &self,
-        package: PackageReport,
-        release: Option<(&ReleaseRecord, &Package)>,
-        hash: &str,
+        pipeline: &Pipeline<'_>,
+        assessed: Assessed,
         watch: &WatchFolder,
-        (policy_set, rules): (&str, &[RuleInfo]),
+        hash: &str,
         started: Instant,
-    ) -> Result<Finished, String> {
-        let path = &self.ready.path;
-        let (verdict, accepted) = (package.verdict, package.accepted);
-        let stem = report_stem(&package, hash);
-        let now = now_rfc3339();
-        let history = self.history_with(&package, &now)?;
-        let report = Report::new(policy_set.to_owned(), vec![package], Vec::new())
-            .with_rules(rules.to_vec())
-            .with_history(history);
-        let reports = self.write_reports(&report, &stem).map_err(|error| {
-            self.shared.metrics.error("report");
-            format!(
-                "{}: cannot write report: {error}",
-                self.shared.reports_dir.display()
-            )
-        })?;
-        let json_path = &reports[0];
-        let package = &report.packages[0];
-        let alerts = match alert_for(package, hash, &watch.name, &reports, &now) {
-            Some(alert) => {
-                outbox_rows(&alert, &self.snapshot.config.alerts).map_err(|e| e.to_string())?
-            }
-            None => Vec::new(),
+    ) -> Result<Finished, PipelineError> {
+        let outputs = Outputs {
+            store: self.shared.store_mutex(),
+            reports_dir: &self.shared.reports_dir,
+            config: &self.snapshot.config,
         };
-        let processed = Processed {
-            sha256: hash.to_owned(),
-            path: path.display().to_string(),
-            unique_name: package.unique_name.clone(),
-            version: package.version.clone(),
-            verdict,
-            accepted,
-            policy_set: policy_set.to_owned(),
-            reports: reports.clone(),
-            processed_at: now.clone(),
-        };
-        self.shared
-            .store()
-            .record_processed(&processed, release, &alerts)
-            .map_err(|e| {
-                self.shared.metrics.error("history");
-                e.to_string()
-            })?;
+        let published = publish_package(&outputs, &pipeline.rules(), &assessed, hash, &watch.name)?;
+        let assessment = &assessed.assessment;
         let seconds = started.elapsed().as_secs_f64();
         self.shared
             .metrics
-            .processed(verdict.as_str(), &package.findings, seconds);
-        tracing::info!(path = %path.display(), solution = package.unique_name.as_deref().unwrap_or("-"), version = package.version.as_deref().unwrap_or("-"), verdict = verdict.as_str(), seconds, report = %json_path, "Package evaluated");
+            .processed(assessment.verdict.as_str(), &assessment.findings, seconds);
+        tracing::info!(path = %self.ready.path.display(), solution = assessment.unique_name.as_deref().unwrap_or("-"), version = assessment.version.as_deref().unwrap_or("-"), verdict = %assessment.verdict, seconds, report = %published.reports[0], "Package evaluated");
         Ok(Finished {
-            verdict,
-            accepted,
+            verdict: assessment.verdict,
+            accepted: assessment.accepted,
             entry: RecentPackage {
-                path: path.display().to_string(),
+                summary: assessment.summary(),
                 watch: watch.name.clone(),
-                unique_name: package.unique_name.clone(),
-                version: package.version.clone(),
-                verdict: verdict.as_str().to_owned(),
-                reports,
+                reports: published.reports,
                 moved_to: None,
-                at: now,
             },
         })
-    }
-
-    /// The solution's releases from the history, with this one (not recorded yet) last.
-    fn history_with(
-        &self,
-        package: &PackageReport,
-        now: &str,
-    ) -> Result<Vec<SolutionHistory>, String> {
-        let mut history =
-            solution_histories(std::slice::from_ref(package), Some(&self.shared.store()))
-                .map_err(|e| e.to_string())?;
-        if let (Some(entry), Some(version)) = (history.first_mut(), &package.version) {
-            entry.releases.push(Release {
-                version: version.clone(),
-                verdict: package.verdict,
-                accepted: package.accepted,
-                checked_at: now.to_owned(),
-                path: package.path.display().to_string(),
-                sha256: package.sha256.clone(),
-            });
-        }
-        Ok(history)
-    }
-
-    /// Writes the report in every configured format (JSON always); returns the paths, JSON
-    /// first.
-    fn write_reports(&self, report: &Report, stem: &str) -> std::io::Result<Vec<String>> {
-        let mut formats = vec![ReportFormat::Json];
-        formats.extend(
-            self.snapshot
-                .config
-                .report_formats
-                .iter()
-                .filter(|f| **f != ReportFormat::Json),
-        );
-        let mut written = Vec::with_capacity(formats.len());
-        for format in formats {
-            let path = self
-                .shared
-                .reports_dir
-                .join(format!("{stem}.{}", format.extension()));
-            write_atomic(&path, &render(report, format, &RenderOptions::default())?)?;
-            written.push(path.display().to_string());
-        }
-        Ok(written)
     }
 
     /// Applies the folder's disposition; returns where the package went.
@@ -292,23 +221,28 @@ impl Job<'_> {
     }
 }
 
-/// The report entry for a package that made the reader or a policy panic: a bug in solguard,
+/// The assessment of a package that made the reader or a policy panic: a bug in solguard,
 /// reported as a finding so the daemon goes on.
-fn crashed(path: &Path, stage: &str, panic: &Box<dyn std::any::Any + Send>) -> PackageReport {
+fn crashed(
+    path: &Path,
+    stage: &str,
+    panic: &Box<dyn std::any::Any + Send>,
+    policy_set: &str,
+) -> Assessed {
     let message = panic
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".into());
     tracing::error!(path = %path.display(), stage, %message, "solguard crashed on a package");
-    let findings = vec![Finding {
-        rule: PACKAGE_FORMAT_RULE.into(),
-        code: "internal-error".into(),
-        severity: Severity::Error,
-        message: format!("solguard failed while {stage} this package ({message}); please report it with the package"),
-        location: None,
-        hint: None,
-        waived: None,
-    }];
-    PackageReport::unread(path.to_path_buf(), findings)
+    let finding = Finding::new(
+        PACKAGE_FORMAT_RULE,
+        "internal-error",
+        Severity::Error,
+        format!("solguard failed while {stage} this package ({message}); please report it with the package"),
+    );
+    Assessed {
+        assessment: Assessment::unread(path.to_path_buf(), vec![finding], policy_set),
+        package: None,
+    }
 }

@@ -8,27 +8,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::shared::Shared;
+use super::shared::{AuditStatus, Shared};
 use super::snapshot::Snapshot;
-use crate::alert::{alert_for, outbox_rows};
-use crate::audit::{audit, AuditOptions};
+use crate::audit::{audit, AuditOptions, AuditStores, BaselineOptions};
 use crate::config::AuditConfig;
-use crate::eval::{Evaluator, Verdict};
-use crate::report::{render, write_atomic, PackageReport, RenderOptions, ReportFormat};
-use crate::run::now_rfc3339;
-
-/// An audit as `/status` shows it.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct AuditStatus {
-    pub name: String,
-    pub next_run: Option<String>,
-    pub last_run: Option<String>,
-    pub last_result: Option<String>,
-}
+use crate::diagnostic::now_rfc3339;
+use crate::pipeline::{publish_audit, Outputs, PipelineError};
 
 fn next_after(audit: &AuditConfig, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
     audit
@@ -38,52 +26,29 @@ fn next_after(audit: &AuditConfig, after: DateTime<Utc>) -> Option<DateTime<Utc>
         .map(|at| at.with_timezone(&Utc))
 }
 
-/// Runs one audit now; returns a line for logs and `/status`.
+/// Runs one audit now; returns a line for logs and `/status`. Each run compares with the
+/// previous run's findings and moves the baseline on, so alerts go only for new findings.
 pub fn run_audit(
     shared: &Shared,
     snapshot: &Snapshot,
     config: &AuditConfig,
-) -> Result<String, String> {
-    let mut evaluator = Evaluator::new(
-        &snapshot.policies,
-        snapshot.config.eval_for_audit(config),
-        time::OffsetDateTime::now_utc().date(),
-    );
+) -> Result<String, PipelineError> {
+    let mut pipeline = snapshot
+        .policies
+        .pipeline(snapshot.config.eval_for_audit(config));
     let options = AuditOptions {
         order: config.order,
         workers: snapshot.config.daemon.worker_count(),
-        baseline: Some(format!("schedule:{}", config.name)),
+        baseline: Some(BaselineOptions {
+            repository: format!("schedule:{}", config.name),
+            update: true,
+        }),
     };
-    let report = audit(
-        &mut evaluator,
-        &config.folders,
-        Some(shared.store_mutex()),
-        &options,
-    )
-    .map_err(|e| e.to_string())?;
-    let mut formats = vec![ReportFormat::Json];
-    formats.extend(
-        snapshot
-            .config
-            .report_formats
-            .iter()
-            .filter(|f| **f != ReportFormat::Json),
-    );
-    let mut written = Vec::new();
-    for format in formats {
-        let path = shared
-            .reports_dir
-            .join(format!("audit-{}.{}", config.name, format.extension()));
-        let bytes =
-            render(&report, format, &RenderOptions::default()).map_err(|e| e.to_string())?;
-        write_atomic(&path, &bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-        written.push(path.display().to_string());
-    }
-    let new = report
-        .audit
-        .as_ref()
-        .and_then(|a| a.new_findings.clone())
-        .unwrap_or_default();
+    let stores = AuditStores {
+        cache: Some(shared.store_mutex()),
+        baseline: Some(shared.store_mutex()),
+    };
+    let report = audit(&mut pipeline, &config.folders, stores, &options)?;
     let sinks: Vec<_> = snapshot
         .config
         .alerts
@@ -96,45 +61,23 @@ pub fn run_audit(
         })
         .cloned()
         .collect();
-    let now = now_rfc3339();
-    let mut rows = Vec::new();
-    for package in &report.packages {
-        let path = package.path.display().to_string();
-        let findings: Vec<_> = package
-            .findings
-            .iter()
-            .filter(|f| {
-                new.iter().any(|n| {
-                    n.path == path && n.rule == f.rule && n.code == f.code && n.message == f.message
-                })
-            })
-            .cloned()
-            .collect();
-        if findings.is_empty() {
-            continue;
-        }
-        let only_new = PackageReport {
-            verdict: Verdict::of(&findings).max(Verdict::Warn),
-            findings,
-            ..package.clone()
-        };
-        let identity = package.sha256.clone().unwrap_or_else(|| path.clone());
-        let source = format!("audit:{}", config.name);
-        if let Some(alert) = alert_for(&only_new, &identity, &source, &written, &now) {
-            rows.extend(outbox_rows(&alert, &sinks).map_err(|e| e.to_string())?);
-        }
-    }
-    shared
-        .store()
-        .enqueue_alerts(&rows, &now)
-        .map_err(|e| e.to_string())?;
+    let outputs = Outputs {
+        store: shared.store_mutex(),
+        reports_dir: &shared.reports_dir,
+        config: &snapshot.config,
+    };
+    let published = publish_audit(&outputs, &report, &config.name, &sinks)?;
     shared.outbox_wake.notify_one();
+    let new = report
+        .audit
+        .as_ref()
+        .and_then(|a| a.new_findings.as_ref())
+        .map_or(0, Vec::len);
     Ok(format!(
-        "{} packages in {} streams, {} new findings, {} alerts queued",
+        "{} packages in {} streams, {new} new findings, {} alerts queued",
         report.packages.len(),
         report.streams.len(),
-        new.len(),
-        rows.len()
+        published.alerts
     ))
 }
 

@@ -8,22 +8,30 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use serde::Serialize;
 
 use super::metrics::Metrics;
+use crate::assessment::AssessmentSummary;
 use crate::history::{HistoryStore, SinkCounts};
 
 /// How many recent packages `/status` lists.
 const RECENT: usize = 50;
 
-/// A package the daemon finished, as `/status` lists it.
+/// A package the daemon finished, as `/status` lists it: its assessment's summary, the folder
+/// it came from, its reports and where it was moved.
 #[derive(Debug, Clone, Serialize)]
 pub struct RecentPackage {
-    pub path: String,
+    #[serde(flatten)]
+    pub summary: AssessmentSummary,
     pub watch: String,
-    pub unique_name: Option<String>,
-    pub version: Option<String>,
-    pub verdict: String,
     pub reports: Vec<String>,
     pub moved_to: Option<String>,
-    pub at: String,
+}
+
+/// A scheduled audit as `/status` shows it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AuditStatus {
+    pub name: String,
+    pub next_run: Option<String>,
+    pub last_run: Option<String>,
+    pub last_result: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -50,14 +58,17 @@ pub struct StatusBoard {
     pub started_at: String,
     pub workers: usize,
     pub config: Option<String>,
+    /// Hash of the policies and engine.
     pub policy_set: String,
+    /// Per watch folder: the hash of everything that decides its verdicts, as in its reports.
+    pub policy_sets: std::collections::BTreeMap<String, String>,
     pub policies: Vec<String>,
     pub last_reload: ReloadStatus,
     pub folders: Vec<FolderStatus>,
     pub queue_depth: usize,
     pub in_flight: usize,
     /// Scheduled audits: next and last run.
-    pub audits: Vec<super::schedule::AuditStatus>,
+    pub audits: Vec<AuditStatus>,
     /// Alert outbox per sink: pending, delivered, dead, last error.
     pub alerts: Vec<SinkCounts>,
     pub recent: VecDeque<RecentPackage>,

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::{Config, ConfigError, WatchFolder, SHIPPED_CONFIG};
-use crate::policy::{PolicyLoadError, PolicySet};
+use crate::pipeline::{Rules, RulesError};
 
 /// Where the config comes from: a file, or the shipped defaults with paths under a folder.
 #[derive(Debug, Clone)]
@@ -38,20 +38,35 @@ pub enum SnapshotError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
-    Policies(#[from] PolicyLoadError),
+    Policies(#[from] RulesError),
 }
 
 pub struct Snapshot {
     pub config: Config,
-    pub policies: PolicySet,
+    pub policies: Rules,
 }
 
 impl Snapshot {
     /// Loads the config and compiles the policies it names.
     pub fn load(source: &ConfigSource) -> Result<Self, SnapshotError> {
         let config = source.load()?;
-        let policies = config.load_policies(None)?;
+        let policies = Rules::load(&config, None)?;
         Ok(Self { config, policies })
+    }
+
+    /// Per watch folder, the hash of everything that decides its verdicts (as its reports
+    /// show it).
+    pub fn policy_sets(&self) -> Vec<(String, String)> {
+        self.config
+            .watches
+            .iter()
+            .map(|w| {
+                (
+                    w.name.clone(),
+                    self.policies.policy_set(&self.config.eval_for(w)),
+                )
+            })
+            .collect()
     }
 
     pub fn watch(&self, name: &str) -> Option<&WatchFolder> {

@@ -1,7 +1,9 @@
 //! Policy test cases, kept beside the policies as `<id>.tests.toml`. A case gives the package
 //! (a fixture path relative to the case file, or an inline model fragment merged over a minimal
-//! valid model), optionally the previous release, params and targets, and the findings it
-//! expects by rule and code.
+//! valid model), the releases accepted before it (`history`, oldest first: earlier releases,
+//! twins, a parent and its patches; `previous` is a shorthand for one), params and targets, and
+//! the findings it expects by rule and code. The case runs through the pipeline, so its
+//! package is compared exactly as `check` would compare it after those releases.
 //!
 //! ```toml
 //! [[case]]
@@ -16,9 +18,13 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::evaluator::{EvalSettings, Evaluator, RuleSettings, Target};
+use super::{InRunLineage, Input, Lineage, Pipeline};
+use crate::assessment::Assessment;
+use crate::config::{EvalSettings, RuleSettings, Target};
+use crate::diagnostic::{Finding, Severity, POLICY_ERROR_CODE};
 use crate::package::{read_package, Package, SolutionVersion};
-use crate::policy::{PolicySet, Severity};
+use crate::policy::PolicySet;
+pub use crate::report::CaseResult;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,6 +40,9 @@ struct CaseToml {
     package: Option<String>,
     model: Option<toml::Table>,
     previous: Option<PackageSpec>,
+    /// Releases accepted before the package, oldest first.
+    #[serde(default)]
+    history: Vec<PackageSpec>,
     #[serde(default)]
     params: toml::Table,
     #[serde(default)]
@@ -69,26 +78,14 @@ pub struct CaseFile {
     pub base: PathBuf,
 }
 
-/// The outcome of one case.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CaseResult {
-    pub policy: String,
-    pub name: String,
-    pub origin: String,
-    pub passed: bool,
-    /// `rule/code[ severity]`, sorted.
-    pub expected: Vec<String>,
-    pub actual: Vec<String>,
-    /// Set when the case itself is broken (bad file, unreadable fixture).
-    pub error: Option<String>,
-}
-
-/// A minimal valid package that inline model fragments are merged over.
+/// A minimal valid package that inline model fragments are merged over: a managed release,
+/// the form that reaches test and production.
 pub fn fixture_package() -> Package {
     let mut package = Package {
         unique_name: "Fixture".into(),
         display_name: Some("Fixture".into()),
         version: "1.0.0.0".into(),
+        managed: crate::package::ManagedState::Managed,
         ..Package::default()
     };
     package.publisher.unique_name = "fixturepublisher".into();
@@ -192,13 +189,31 @@ fn run_case(
         Ok(None) => Arc::new(fixture_package()),
         Err(error) => return broken(file, &case.name, error),
     };
-    let previous = match &case.previous {
-        Some(spec) => match load_spec(&file.base, &spec.package, &spec.model) {
-            Ok(previous) => previous,
-            Err(error) => return broken(file, &case.name, format!("previous: {error}")),
-        },
-        None => None,
-    };
+    let mut lineage = InRunLineage::new();
+    for (index, spec) in case.previous.iter().chain(&case.history).enumerate() {
+        match load_spec(&file.base, &spec.package, &spec.model) {
+            Ok(Some(mut earlier)) => {
+                if earlier.source.path.as_os_str().is_empty() {
+                    // Inline releases get a name, so locations into them say which one.
+                    let name = format!(
+                        "history[{index}]:{}_{}",
+                        earlier.unique_name, earlier.version
+                    );
+                    Arc::make_mut(&mut earlier).source.path = name.into();
+                }
+                let accepted = Assessment::of_package(earlier.source.path.clone(), &earlier, "");
+                lineage.accept(&accepted, &earlier);
+            }
+            Ok(None) => {
+                return broken(
+                    file,
+                    &case.name,
+                    format!("history[{index}]: give `package` or `model`"),
+                )
+            }
+            Err(error) => return broken(file, &case.name, format!("history[{index}]: {error}")),
+        }
+    }
     // Only the policy under test runs, so other policies' findings do not leak into the case.
     let mut rules: BTreeMap<String, RuleSettings> = policies
         .ids()
@@ -233,11 +248,15 @@ fn run_case(
             .collect(),
         waivers: Vec::new(),
     };
-    let mut evaluator = Evaluator::new(policies, settings, today);
-    let findings = evaluator.evaluate(&package, previous.as_ref(), &[]);
+    let mut pipeline = Pipeline::new(policies, settings, today);
+    let input = Input::package(package.source.path.clone(), package);
+    let findings = match pipeline.assess(input, &mut lineage) {
+        Ok(assessed) => assessed.assessment.findings,
+        Err(error) => return broken(file, &case.name, error.to_string()),
+    };
     // Each expectation takes one finding with its rule and code (and severity, when given);
     // the case passes when every expectation is met and no finding is left over.
-    let mut unmatched: Vec<&super::Finding> = findings.iter().collect();
+    let mut unmatched: Vec<&Finding> = findings.iter().collect();
     let mut missing = Vec::new();
     for expectation in &case.expect {
         let rule = expectation.rule.as_deref().unwrap_or(&file.policy_id);
@@ -277,7 +296,7 @@ fn run_case(
     actual.sort();
     let failures: Vec<String> = findings
         .iter()
-        .filter(|f| f.code == super::POLICY_ERROR_CODE)
+        .filter(|f| f.code == POLICY_ERROR_CODE)
         .map(|f| f.message.clone())
         .collect();
     CaseResult {

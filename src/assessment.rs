@@ -1,0 +1,155 @@
+//! One package's outcome, typed, in one place: which release it is, what it was compared with,
+//! its findings and verdict, when and under which rules it was checked. The pipeline produces
+//! it; every output derives from it: the report entry is the assessment itself, the history
+//! record and the daemon's index and `/status` entries take its [`AssessmentSummary`], and
+//! alerts are built from it.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::diagnostic::{Finding, Severity, Verdict};
+use crate::package::{DataLoss, ExportTime, ManagedState, Package};
+
+/// The outcome of evaluating one package in its lineage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Assessment {
+    pub path: PathBuf,
+    /// Null when the package could not be read.
+    pub unique_name: Option<String>,
+    pub version: Option<String>,
+    pub managed: Option<ManagedState>,
+    pub publisher: Option<String>,
+    /// Export time read from the zip entries (null for unpacked trees and unread packages).
+    #[serde(default)]
+    pub exported_at: Option<ExportTime>,
+    /// For a patch: the unique name of the solution it patches.
+    #[serde(default)]
+    pub patch_of: Option<String>,
+    pub sha256: Option<String>,
+    pub verdict: Verdict,
+    /// Whether it joined its solution's lineage (later releases are compared with it).
+    pub accepted: bool,
+    /// Version of the release it was compared with (same solution, same form).
+    pub previous_version: Option<String>,
+    pub findings: Vec<Finding>,
+    /// What upgrading from what the target holds would delete with its data.
+    #[serde(default)]
+    pub data_loss: Vec<DataLoss>,
+    /// In an audit: where the package stands in its solution's release stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamPosition>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub checked_at: OffsetDateTime,
+    /// Hash of everything that decided the verdict (policies, settings, targets, waivers).
+    #[serde(default)]
+    pub policy_set: String,
+}
+
+/// A package's place in its release stream (1-based).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamPosition {
+    pub solution: String,
+    pub position: usize,
+    pub of: usize,
+}
+
+/// What lists of packages show of an assessment (history rows, the daemon's index, `/status`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssessmentSummary {
+    pub path: String,
+    pub unique_name: Option<String>,
+    pub version: Option<String>,
+    pub previous_version: Option<String>,
+    pub managed: Option<ManagedState>,
+    pub sha256: Option<String>,
+    pub verdict: Verdict,
+    pub accepted: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub checked_at: OffsetDateTime,
+    pub policy_set: String,
+}
+
+impl Assessment {
+    /// The assessment of `package` (read from `path`) with these findings, not yet accepted or
+    /// judged: [`Assessment::judged`] sets the verdict.
+    pub fn of_package(path: PathBuf, package: &Package, policy_set: &str) -> Self {
+        Self {
+            path,
+            unique_name: Some(package.unique_name.clone()),
+            version: Some(package.version.clone()),
+            managed: Some(package.managed),
+            publisher: Some(package.publisher.unique_name.clone()),
+            exported_at: package.exported_at,
+            patch_of: package.parent.as_ref().map(|p| p.unique_name.clone()),
+            sha256: package.source.sha256.clone(),
+            verdict: Verdict::Pass,
+            accepted: false,
+            previous_version: None,
+            findings: Vec::new(),
+            data_loss: Vec::new(),
+            stream: None,
+            checked_at: OffsetDateTime::now_utc(),
+            policy_set: policy_set.to_owned(),
+        }
+    }
+
+    /// The assessment of a file that could not be read (or evaluated), with the findings that
+    /// say why.
+    pub fn unread(path: PathBuf, findings: Vec<Finding>, policy_set: &str) -> Self {
+        Self {
+            path,
+            unique_name: None,
+            version: None,
+            managed: None,
+            publisher: None,
+            exported_at: None,
+            patch_of: None,
+            sha256: None,
+            verdict: Verdict::Pass,
+            accepted: false,
+            previous_version: None,
+            findings: Vec::new(),
+            data_loss: Vec::new(),
+            stream: None,
+            checked_at: OffsetDateTime::now_utc(),
+            policy_set: policy_set.to_owned(),
+        }
+        .judged(findings)
+    }
+
+    /// Sets the findings and what they add up to: the verdict, and whether the release is
+    /// accepted (nothing unwaived is an error; unread packages never are).
+    pub fn judged(mut self, findings: Vec<Finding>) -> Self {
+        self.verdict = Verdict::of(&findings);
+        self.accepted = self.unique_name.is_some() && crate::diagnostic::is_accepted(&findings);
+        self.findings = findings;
+        self
+    }
+
+    /// The findings that count against the verdict (no waiver covers them).
+    pub fn counting(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.counts())
+    }
+
+    /// The worst unwaived severity, if any.
+    pub fn worst(&self) -> Option<Severity> {
+        self.counting().map(|f| f.severity).max()
+    }
+
+    pub fn summary(&self) -> AssessmentSummary {
+        AssessmentSummary {
+            path: self.path.display().to_string(),
+            unique_name: self.unique_name.clone(),
+            version: self.version.clone(),
+            previous_version: self.previous_version.clone(),
+            managed: self.managed,
+            sha256: self.sha256.clone(),
+            verdict: self.verdict,
+            accepted: self.accepted,
+            checked_at: self.checked_at,
+            policy_set: self.policy_set.clone(),
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! Findings and verdicts: what a rule found on one package, whether a waiver covers it, and the
+//! overall result it adds up to; and how a rule describes itself to reports.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Location, Severity};
+
+/// Rule id of findings about packages that cannot be read at all.
+pub const PACKAGE_FORMAT_RULE: &str = "package-format";
+/// Code of findings about a policy that failed to run.
+pub const POLICY_ERROR_CODE: &str = "policy-error";
+/// Rule id of findings about waivers themselves.
+pub const WAIVERS_RULE: &str = "waivers";
+/// Rule id of findings about a repository's files themselves (audits).
+pub const REPOSITORY_RULE: &str = "repository";
+
+/// One thing a rule found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub rule: String,
+    pub code: String,
+    pub severity: Severity,
+    pub message: String,
+    pub location: Option<Location>,
+    pub hint: Option<String>,
+    /// Set when a waiver in the config covers this finding.
+    pub waived: Option<Waived>,
+}
+
+/// Why a finding does not count against the verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waived {
+    pub reason: String,
+    pub expires: Option<time::Date>,
+}
+
+impl Finding {
+    /// A finding of `rule`/`code` with no location, hint or waiver yet.
+    pub fn new(rule: &str, code: &str, severity: Severity, message: impl Into<String>) -> Self {
+        Self {
+            rule: rule.into(),
+            code: code.into(),
+            severity,
+            message: message.into(),
+            location: None,
+            hint: None,
+            waived: None,
+        }
+    }
+
+    pub fn at(mut self, location: Option<Location>) -> Self {
+        self.location = location;
+        self
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Whether it counts against the verdict (no waiver covers it).
+    pub fn counts(&self) -> bool {
+        self.waived.is_none()
+    }
+}
+
+/// The overall result for one package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Warn,
+    Fail,
+}
+
+impl Verdict {
+    /// `fail` with an unwaived error, `warn` with an unwaived warning, else `pass`.
+    pub fn of(findings: &[Finding]) -> Self {
+        let worst = findings
+            .iter()
+            .filter(|f| f.counts())
+            .map(|f| f.severity)
+            .max();
+        match worst {
+            Some(Severity::Error) => Self::Fail,
+            Some(Severity::Warning) => Self::Warn,
+            _ => Self::Pass,
+        }
+    }
+
+    /// The verdict [`Verdict::as_str`] wrote (anything unknown reads as `pass`).
+    pub fn from_stored(text: &str) -> Self {
+        match text {
+            "fail" => Self::Fail,
+            "warn" => Self::Warn,
+            _ => Self::Pass,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Warn => "warn",
+            Self::Fail => "fail",
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// A package is accepted (becomes part of its solution's lineage for later releases) when
+/// nothing unwaived is an error.
+pub fn is_accepted(findings: &[Finding]) -> bool {
+    !findings
+        .iter()
+        .any(|f| f.counts() && f.severity == Severity::Error)
+}
+
+/// One rule as reports describe it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleInfo {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    /// Severity of its findings unless a finding says otherwise (after config overrides).
+    pub severity: Severity,
+    pub help: Option<String>,
+    pub hint: Option<String>,
+    /// A policy (false for solguard's own checks).
+    pub policy: bool,
+}
+
+impl RuleInfo {
+    /// One of solguard's own checks.
+    pub fn builtin(
+        id: &str,
+        severity: Severity,
+        title: &str,
+        description: &str,
+        hint: &str,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            title: title.into(),
+            description: description.into(),
+            severity,
+            help: None,
+            hint: Some(hint.into()),
+            policy: false,
+        }
+    }
+}

@@ -7,7 +7,7 @@ use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{Message, SmtpTransport, Transport};
 
-use super::{cards::email_body, Delivery};
+use super::{cards::email_body, Delivery, DeliveryError};
 use crate::config::{Secret, SmtpSecurity};
 
 pub struct Smtp<'a> {
@@ -21,14 +21,15 @@ pub struct Smtp<'a> {
     pub timeout: Duration,
 }
 
-fn mailbox(address: &str) -> Result<Mailbox, String> {
-    address
-        .parse()
-        .map_err(|e| format!("invalid address {address:?}: {e}"))
+fn mailbox(address: &str) -> Result<Mailbox, DeliveryError> {
+    address.parse().map_err(|e| DeliveryError::Address {
+        address: address.to_owned(),
+        reason: format!("{e}"),
+    })
 }
 
 /// Sends `delivery` as one email; `Err` says why not (never the password).
-pub fn send(smtp: &Smtp<'_>, delivery: &Delivery) -> Result<(), String> {
+pub fn send(smtp: &Smtp<'_>, delivery: &Delivery) -> Result<(), DeliveryError> {
     let (subject, text, html) = email_body(delivery);
     let mut message = Message::builder()
         .from(mailbox(smtp.from)?)
@@ -51,13 +52,16 @@ pub fn send(smtp: &Smtp<'_>, delivery: &Delivery) -> Result<(), String> {
                         .body(html),
                 ),
         )
-        .map_err(|e| format!("cannot build the email: {e}"))?;
+        .map_err(|e| DeliveryError::Message(e.to_string()))?;
     let builder = match smtp.security {
         SmtpSecurity::StartTls => SmtpTransport::starttls_relay(smtp.host),
         SmtpSecurity::Tls => SmtpTransport::relay(smtp.host),
         SmtpSecurity::Plain => Ok(SmtpTransport::builder_dangerous(smtp.host)),
     }
-    .map_err(|e| format!("SMTP {}: {e}", smtp.host))?;
+    .map_err(|e| DeliveryError::Smtp {
+        host: smtp.host.to_owned(),
+        reason: e.to_string(),
+    })?;
     let mut builder = builder.port(smtp.port).timeout(Some(smtp.timeout));
     if let (Some(user), Some(password)) = (smtp.username, smtp.password) {
         builder = builder.credentials(Credentials::new(
@@ -69,5 +73,8 @@ pub fn send(smtp: &Smtp<'_>, delivery: &Delivery) -> Result<(), String> {
         .build()
         .send(&message)
         .map(|_| ())
-        .map_err(|e| format!("SMTP {}:{}: {e}", smtp.host, smtp.port))
+        .map_err(|e| DeliveryError::Smtp {
+            host: format!("{}:{}", smtp.host, smtp.port),
+            reason: e.to_string(),
+        })
 }

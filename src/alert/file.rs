@@ -5,7 +5,7 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::AlertError;
+use super::{AlertError, DeliveryError};
 
 #[derive(Debug, Clone)]
 pub struct FileSink {
@@ -18,10 +18,14 @@ pub struct FileSink {
 impl FileSink {
     /// Appends one alert (already JSON, on one line).
     pub fn deliver(&self, json_line: &str) -> Result<(), AlertError> {
-        self.append(json_line).map_err(|e| AlertError::Delivery {
-            sink: self.name.clone(),
-            message: format!("{}: {e}", self.path.display()),
-        })
+        self.append(json_line)
+            .map_err(|source| AlertError::Delivery {
+                sink: self.name.clone(),
+                source: DeliveryError::File {
+                    path: self.path.clone(),
+                    source,
+                },
+            })
     }
 
     fn append(&self, json_line: &str) -> std::io::Result<()> {

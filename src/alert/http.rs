@@ -8,6 +8,7 @@ use std::time::Duration;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use super::DeliveryError;
 use crate::config::Secret;
 
 /// Header carrying the delivery's idempotency key.
@@ -36,7 +37,7 @@ pub struct Post<'a> {
 }
 
 /// Sends the POST; `Err` says what went wrong (status or transport), without the URL.
-pub fn post(request: &Post<'_>) -> Result<(), String> {
+pub fn post(request: &Post<'_>) -> Result<(), DeliveryError> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(request.timeout))
         .http_status_as_error(false)
@@ -55,10 +56,9 @@ pub fn post(request: &Post<'_>) -> Result<(), String> {
     }
     match builder.send(&request.body[..]) {
         Ok(response) if response.status().is_success() => Ok(()),
-        Ok(response) => Err(format!(
-            "the receiver answered HTTP {}",
-            response.status().as_u16()
+        Ok(response) => Err(DeliveryError::Status(response.status().as_u16())),
+        Err(error) => Err(DeliveryError::Transport(
+            error.to_string().replace(request.url.expose(), "<url>"),
         )),
-        Err(error) => Err(error.to_string().replace(request.url.expose(), "<url>")),
     }
 }

@@ -187,8 +187,37 @@ impl Delivery {
     }
 }
 
+/// A delivery that failed. The outbox keeps it as the sink's last error and tries again with
+/// backoff: the daemon logs it and goes on.
 #[derive(Debug, thiserror::Error)]
 pub enum AlertError {
-    #[error("{sink}: cannot deliver alert: {message}")]
-    Delivery { sink: String, message: String },
+    #[error("{sink}: cannot deliver alert: {source}")]
+    Delivery {
+        sink: String,
+        #[source]
+        source: DeliveryError,
+    },
+}
+
+/// Why one delivery to one sink failed. Never carries a webhook URL (chat URLs hold their
+/// token) or a password.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("the receiver answered HTTP {0}")]
+    Status(u16),
+    #[error("{0}")]
+    Transport(String),
+    #[error("cannot encode the alert: {0}")]
+    Encode(#[from] serde_json::Error),
+    #[error("{path}: {source}")]
+    File {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid address {address:?}: {reason}")]
+    Address { address: String, reason: String },
+    #[error("cannot build the email: {0}")]
+    Message(String),
+    #[error("SMTP {host}: {reason}")]
+    Smtp { host: String, reason: String },
 }

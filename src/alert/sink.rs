@@ -3,7 +3,7 @@
 
 use super::email::{send, Smtp};
 use super::http::{post, Post};
-use super::{cards, AlertError, Delivery, FileSink};
+use super::{cards, AlertError, Delivery, DeliveryError, FileSink};
 use crate::config::{AlertSinkConfig, AlertSinkKind};
 
 /// Delivers to one configured sink.
@@ -15,14 +15,15 @@ impl Sink<'_> {
     pub fn deliver(&self, delivery: &Delivery) -> Result<(), AlertError> {
         let config = self.config;
         let timeout = config.delivery.timeout;
-        let fail = |message: String| AlertError::Delivery {
+        let fail = |source: DeliveryError| AlertError::Delivery {
             sink: config.name.clone(),
-            message,
+            source,
         };
         let http = |url, body: serde_json::Value, headers, secret| {
+            let body = serde_json::to_vec(&body).map_err(|e| fail(e.into()))?;
             post(&Post {
                 url,
-                body: serde_json::to_vec(&body).unwrap_or_default(),
+                body,
                 idempotency_key: &delivery.idempotency_key,
                 headers,
                 secret,
@@ -42,7 +43,7 @@ impl Sink<'_> {
                     max_bytes: *max_bytes,
                     keep: *keep,
                 };
-                let line = serde_json::to_string(&delivery.json()).unwrap_or_default();
+                let line = serde_json::to_string(&delivery.json()).map_err(|e| fail(e.into()))?;
                 file.deliver(&line)
             }
             AlertSinkKind::Webhook {

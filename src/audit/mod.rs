@@ -17,7 +17,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crate::assessment::{Assessment, StreamPosition};
 use crate::config::ReleaseOrder;
 use crate::diagnostic::{Finding, Location, RuleInfo, Severity, REPOSITORY_RULE};
-use crate::eval::Evaluator;
 use crate::history::{HistoryError, HistoryStore};
 use crate::package::Package;
 use crate::pipeline::order::{compare, OrderKey};
@@ -183,8 +182,7 @@ pub fn audit(
                     file: f.as_str().into(),
                     line: line.unwrap_or(1),
                 });
-                let finding = Evaluator::unreadable_as(&code, &message, location);
-                let input = Input::unreadable(item.path, finding);
+                let input = Input::unreadable_as(item.path, &code, &message, location);
                 assessments.push(pipeline.assess(input, &mut InRunLineage::new())?.assessment);
             }
         }

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use crate::assessment::Assessment;
 use crate::config::{Config, EvalSettings};
-use crate::diagnostic::{Finding, RuleInfo};
+use crate::diagnostic::{Finding, Location, RuleInfo};
 use crate::eval::{policy_set_hash, Evaluator, Related};
 use crate::history::HistoryError;
 use crate::package::{diff, ManagedState, Package, PackageError};
@@ -128,6 +128,17 @@ impl Input {
             read: Ok(package),
             checks: Vec::new(),
         }
+    }
+
+    /// A package that could not be read, from the error's code, message and location as a
+    /// cache kept them.
+    pub fn unreadable_as(
+        path: PathBuf,
+        code: &str,
+        message: &str,
+        location: Option<Location>,
+    ) -> Self {
+        Self::unreadable(path, Evaluator::unreadable_as(code, message, location))
     }
 
     pub fn unreadable(path: PathBuf, finding: Finding) -> Self {

@@ -67,6 +67,10 @@ pub struct RunSummary {
     pub failed: usize,
 }
 
+/// Errors that stop the daemon (at start: the rules, the database, the folders, the status
+/// address, the signals). Everything that goes wrong with one package, one delivery or one
+/// scheduled audit afterwards is a [`crate::pipeline::PipelineError`] or an
+/// [`crate::alert::AlertError`]: logged, counted in `/metrics`, retried, and the daemon goes on.
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {
     #[error(transparent)]
@@ -181,13 +185,14 @@ pub async fn run(options: WatchOptions) -> Result<RunSummary, WatchError> {
     let deliverer = tokio::spawn(outbox::run(Arc::clone(&shared), snapshot_updates, stopped));
     let daemon = daemon::Daemon::new(options.source, Arc::clone(&shared), snapshots, options.once);
     let summary = daemon.run().await;
-    let _ = stop.send(true);
+    // Every task holds a receiver until it returns, so the stop always reaches them.
+    stop.send_replace(true);
     if let Some(audits) = audits {
-        let _ = audits.await;
+        outbox::joined("scheduled audits", audits.await);
     }
-    let _ = deliverer.await;
+    outbox::joined("alert delivery", deliverer.await);
     if let Some(server) = server {
-        let _ = server.await;
+        outbox::joined("status server", server.await);
     }
     let summary = summary?;
     tracing::info!(

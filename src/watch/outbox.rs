@@ -89,12 +89,23 @@ pub async fn run(
             );
         }
         let counts_shared = Arc::clone(&shared);
-        let _ = tokio::task::spawn_blocking(move || publish_counts(&counts_shared)).await;
+        joined(
+            "alert counts",
+            tokio::task::spawn_blocking(move || publish_counts(&counts_shared)).await,
+        );
         if stopping {
             let all = futures_join(running.into_values().collect());
-            let _ = tokio::time::timeout(FINAL_ROUND, all).await;
+            if tokio::time::timeout(FINAL_ROUND, all).await.is_err() {
+                tracing::warn!(
+                    seconds = FINAL_ROUND.as_secs(),
+                    "Final alert delivery round cut short; undelivered alerts stay queued"
+                );
+            }
             let counts_shared = Arc::clone(&shared);
-            let _ = tokio::task::spawn_blocking(move || publish_counts(&counts_shared)).await;
+            joined(
+                "alert counts",
+                tokio::task::spawn_blocking(move || publish_counts(&counts_shared)).await,
+            );
             return;
         }
         tokio::select! {
@@ -108,6 +119,14 @@ pub async fn run(
 /// Waits for every handle.
 async fn futures_join(handles: Vec<JoinHandle<()>>) {
     for handle in handles {
-        let _ = handle.await;
+        joined("alert delivery round", handle.await);
+    }
+}
+
+/// Logs a blocking task that panicked or was cancelled; the outbox keeps its alerts, so the
+/// next round delivers them.
+pub(super) fn joined(task: &str, result: Result<(), tokio::task::JoinError>) {
+    if let Err(error) = result {
+        tracing::error!(task, %error, "A daemon task ended abnormally");
     }
 }

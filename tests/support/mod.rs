@@ -125,6 +125,9 @@ pub const CONTENT_TYPES: &str = "\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\
 #[derive(Debug, Clone, Default)]
 pub struct ZipBuilder {
     entries: Vec<(String, Vec<u8>, CompressionMethod)>,
+    /// The DOS timestamp of every entry; `None` writes the zip crate's default (the DOS epoch,
+    /// which readers take as "no export time").
+    stamp: Option<zip::DateTime>,
 }
 
 impl ZipBuilder {
@@ -167,6 +170,19 @@ impl ZipBuilder {
         self
     }
 
+    /// Stamps every entry with this time (local, no zone): the package's export time.
+    pub fn exported_at(
+        mut self,
+        (year, month, day): (u16, u8, u8),
+        (hour, minute, second): (u8, u8, u8),
+    ) -> Self {
+        self.stamp = Some(
+            zip::DateTime::from_date_and_time(year, month, day, hour, minute, second)
+                .expect("a valid DOS date and time"),
+        );
+        self
+    }
+
     pub fn without(mut self, name: &str) -> Self {
         self.entries.retain(|(existing, _, _)| existing != name);
         self
@@ -175,9 +191,12 @@ impl ZipBuilder {
     pub fn bytes(&self) -> Vec<u8> {
         let mut writer = ZipWriter::new(Cursor::new(Vec::new()));
         for (name, content, method) in &self.entries {
-            let options = SimpleFileOptions::default()
+            let mut options = SimpleFileOptions::default()
                 .compression_method(*method)
                 .large_file(content.len() > u32::MAX as usize / 2);
+            if let Some(stamp) = self.stamp {
+                options = options.last_modified_time(stamp);
+            }
             if name.ends_with('/') {
                 writer
                     .add_directory(name.as_str(), options)

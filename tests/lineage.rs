@@ -16,7 +16,8 @@ use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
-use support::{attribute, corpus, customizations, entity, Manifest, ZipBuilder};
+use support::releases::{codes, manifest, package, patch, project, Releases};
+use support::{corpus, Manifest};
 use tempfile::TempDir;
 
 const PATCH_OF_CORE: &str =
@@ -68,24 +69,6 @@ fn audit(args: &[&str]) -> (Option<i32>, Value) {
     (output.status.code(), json(&output))
 }
 
-/// A package's findings as `rule/code`, sorted.
-fn codes(package: &Value) -> Vec<String> {
-    let mut codes: Vec<String> = package["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .map(|f| {
-            format!(
-                "{}/{}",
-                f["rule"].as_str().unwrap_or(""),
-                f["code"].as_str().unwrap_or("")
-            )
-        })
-        .collect();
-    codes.sort();
-    codes
-}
-
 /// Asserts the package's findings are exactly `expected` (as `rule/code`, sorted).
 fn assert_codes(package: &Value, expected: &[&str]) {
     assert_eq!(
@@ -114,82 +97,6 @@ fn finding<'a>(package: &'a Value, code: &str) -> &'a Value {
         .collect();
     assert_eq!(found.len(), 1, "one {code} in {package:#}");
     found[0]
-}
-
-fn manifest(name: &str, version: &str, managed: bool) -> Manifest {
-    Manifest {
-        unique_name: Some(name.into()),
-        version: Some(version.into()),
-        managed: Some(if managed { "1" } else { "0" }.into()),
-        ..Manifest::default()
-    }
-}
-
-/// A patch of `parent_xml` (a `ParentSolution` element), keeping the default root components.
-fn patch(name: &str, version: &str, managed: bool, parent_xml: &str) -> Manifest {
-    let mut patch = manifest(name, version, managed);
-    patch.extra = format!("{parent_xml}{}", Manifest::default().extra);
-    patch
-}
-
-/// The `con_project` table with its id and name plus the custom money columns `more`.
-fn project(more: &[&str]) -> String {
-    let mut columns = vec![
-        attribute("con_projectid", "primarykey", false),
-        attribute("con_name", "nvarchar", true),
-    ];
-    columns.extend(more.iter().map(|c| attribute(c, "money", true)));
-    entity("con_Project", &columns)
-}
-
-/// A package of `manifest` holding `entities` and, when given, these `EntityRelationships`.
-fn package(manifest: &Manifest, entities: &[String], relationships: Option<&str>) -> ZipBuilder {
-    let mut xml = customizations(entities, "");
-    if let Some(relationships) = relationships {
-        xml = xml.replace("<EntityRelationships />", relationships);
-    }
-    ZipBuilder::with_manifest(manifest).file("customizations.xml", xml)
-}
-
-/// Release files in a temporary folder.
-struct Releases {
-    dir: TempDir,
-}
-
-impl Releases {
-    fn new() -> Self {
-        Self {
-            dir: TempDir::new().expect("tmp"),
-        }
-    }
-
-    fn root(&self) -> &str {
-        path_str(self.dir.path())
-    }
-
-    /// Writes `zip` as `file`; its path.
-    fn zip(&self, file: &str, zip: &ZipBuilder) -> String {
-        let path = self.dir.path().join(file);
-        assert!(!path.exists(), "{file} written twice");
-        std::fs::write(&path, zip.bytes()).expect("write zip");
-        path_str(&path).to_owned()
-    }
-
-    /// Writes a release of `manifest` with `con_project` holding `columns`, named after its
-    /// solution, version and form (`Core_1_2_0_0_managed.zip`); its path.
-    fn add(&self, manifest: &Manifest, columns: &[&str]) -> String {
-        let file = format!(
-            "{}_{}{}.zip",
-            manifest.unique_name.as_deref().unwrap_or("x"),
-            manifest.version.as_deref().unwrap_or("x").replace('.', "_"),
-            if manifest.managed.as_deref() == Some("1") {
-                "_managed"
-            } else {
-                ""
-            }
-        );
-        self.zip(&file, &package(manifest, &[project(columns)], None))
-    }
 }
 
 #[test]

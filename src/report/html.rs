@@ -137,6 +137,8 @@ fn package_section(report: &Report, index: usize, package: &Assessment) -> Marku
             h3 { span.badge.(verdict_class(package.verdict)) { (package.verdict.as_str()) } " " (package_title(package)) }
             table.facts {
                 tr { th { "File" } td { code { (package.path.display().to_string()) } } }
+                @if let Some(exported) = &package.exported_at { tr { th { "Exported" } td { (exported) } } }
+                @if let Some(parent) = &package.patch_of { tr { th { "Patch of" } td { (parent) } } }
                 @if let Some(previous) = &package.previous_version { tr { th { "Previous release" } td { (previous) } } }
                 @if let Some(managed) = &package.managed { tr { th { "Managed" } td { (managed) } } }
                 @if let Some(sha) = &package.sha256 { tr { th { "SHA-256" } td { code { (sha) } } } }

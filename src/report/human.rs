@@ -189,11 +189,15 @@ pub fn write_human(
             .as_ref()
             .map(|v| format!(", previous {v}"))
             .unwrap_or_default();
+        let exported = package
+            .exported_at
+            .map(|t| format!(", exported {t}"))
+            .unwrap_or_default();
         writeln!(
             out,
             "{} {name} {}",
             paint.verdict(package.verdict),
-            paint.dim(&format!("({}{previous})", package.path.display()))
+            paint.dim(&format!("({}{exported}{previous})", package.path.display()))
         )?;
         for finding in &package.findings {
             if options.quiet && finding.severity < Severity::Warning {

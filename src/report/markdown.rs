@@ -200,9 +200,9 @@ pub fn write_markdown(out: &mut impl Write, report: &Report) -> io::Result<()> {
     )?;
     writeln!(
         out,
-        "| Solution | Version | Previous | Verdict | Errors | Warnings | Info |"
+        "| Solution | Version | Exported | Previous | Verdict | Errors | Warnings | Info |"
     )?;
-    writeln!(out, "|---|---|---|---|---|---|---|")?;
+    writeln!(out, "|---|---|---|---|---|---|---|---|")?;
     for package in &report.packages {
         let count = |severity| {
             package
@@ -214,12 +214,13 @@ pub fn write_markdown(out: &mut impl Write, report: &Report) -> io::Result<()> {
         use crate::diagnostic::Severity;
         writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
             package
                 .unique_name
                 .as_deref()
                 .map_or_else(|| escape(&package.path.display().to_string()), escape),
             package.version.as_deref().map_or("-".into(), escape),
+            package.exported_at.map_or("-".into(), |t| t.to_string()),
             package
                 .previous_version
                 .as_deref()

@@ -4,6 +4,7 @@
 
 pub mod daemon;
 pub mod receivers;
+pub mod releases;
 
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};

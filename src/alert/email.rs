@@ -28,6 +28,28 @@ fn mailbox(address: &str) -> Result<Mailbox, DeliveryError> {
     })
 }
 
+/// `reply` with the login's user name and password, and their base64 forms as AUTH PLAIN
+/// and AUTH LOGIN send them, replaced: a server may echo them in its error.
+fn without_credentials(reply: &str, smtp: &Smtp<'_>) -> String {
+    use base64::Engine;
+    let encode = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let user = smtp.username.map(|u| u.expose()).unwrap_or_default();
+    let password = smtp.password.map(|p| p.expose()).unwrap_or_default();
+    let mut secrets = vec![
+        encode(format!("\0{user}\0{password}").as_bytes()),
+        encode(password.as_bytes()),
+        encode(user.as_bytes()),
+        password.to_owned(),
+        user.to_owned(),
+    ];
+    secrets.retain(|s| s.len() >= 3);
+    let mut text = reply.to_owned();
+    for secret in secrets {
+        text = text.replace(&secret, "<redacted>");
+    }
+    text
+}
+
 /// Sends `delivery` as one email; `Err` says why not (never the password).
 pub fn send(smtp: &Smtp<'_>, delivery: &Delivery) -> Result<(), DeliveryError> {
     let (subject, text, html) = email_body(delivery);
@@ -75,6 +97,6 @@ pub fn send(smtp: &Smtp<'_>, delivery: &Delivery) -> Result<(), DeliveryError> {
         .map(|_| ())
         .map_err(|e| DeliveryError::Smtp {
             host: format!("{}:{}", smtp.host, smtp.port),
-            reason: e.to_string(),
+            reason: without_credentials(&e.to_string(), smtp),
         })
 }

@@ -41,6 +41,8 @@ pub fn post(request: &Post<'_>) -> Result<(), DeliveryError> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(request.timeout))
         .http_status_as_error(false)
+        // A redirect would carry the body, the signature and the custom headers elsewhere.
+        .max_redirects(0)
         .user_agent(concat!("solguard/", env!("CARGO_PKG_VERSION")))
         .build()
         .into();

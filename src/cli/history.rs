@@ -11,7 +11,7 @@ use clap::Args;
 
 use serde::Serialize;
 use solguard::assessment::Assessment;
-use solguard::diagnostic::Severity;
+use solguard::diagnostic::{visible, Severity};
 use solguard::history::{rfc3339, HistoryStore};
 
 use super::Format;
@@ -74,7 +74,7 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
                 writeln!(
                     out,
                     "{} ({} releases, {accepted} accepted)",
-                    solution.unique_name,
+                    visible(solution.unique_name),
                     solution.releases.len()
                 )?;
                 for release in &solution.releases {
@@ -86,7 +86,7 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
                     writeln!(
                         out,
                         "  {:<14} {:<8} {:<4} {}  {}  {}{}",
-                        release.version.as_deref().unwrap_or_default(),
+                        visible(release.version.as_deref().unwrap_or_default()),
                         if release.accepted {
                             "accepted"
                         } else {
@@ -94,8 +94,8 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
                         },
                         release.verdict.as_str(),
                         rfc3339(release.checked_at),
-                        release.publisher.as_deref().unwrap_or_default(),
-                        release.path.display(),
+                        visible(release.publisher.as_deref().unwrap_or_default()),
+                        visible(&release.path.display().to_string()),
                         if errors > 0 {
                             format!("  ({errors} errors)")
                         } else {

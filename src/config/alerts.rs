@@ -153,7 +153,21 @@ pub fn expand_env(text: &str) -> Result<String, String> {
     Ok(out)
 }
 
-const KEYS: &str = "type, name, min_severity, rules, solutions, mode, digest_minutes, timeout_s, retry_initial_ms, max_age_minutes, and per type: path, max_bytes, keep (file); url, headers, secret (webhook); url (teams, slack); host, port, security, username, password, from, to (email)";
+const KEYS: &str = "type, name, min_severity, rules, solutions, mode, digest_minutes, timeout_s, retry_initial_ms, max_age_minutes, and per type: path, max_bytes, keep (file); url, headers, secret (webhook); url (teams, slack); host, port, security, username, password, from, to, allow_plaintext_auth (email)";
+
+/// Why `url` cannot be a webhook address (never quoting it: chat webhook URLs hold a token).
+fn url_problem(url: &str) -> Option<&'static str> {
+    let Ok(uri) = ureq::http::Uri::try_from(url) else {
+        return Some("not a valid URL");
+    };
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Some("the URL must start with https:// (or http://)");
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Some("the URL has no host");
+    }
+    None
+}
 
 impl Checker<'_> {
     /// A string with `${VAR}` expanded; a missing variable is a problem at this value.
@@ -224,6 +238,7 @@ impl Checker<'_> {
         let mut delivery = DeliveryPolicy::default();
         let (mut max_bytes, mut keep, mut port) = (10 * 1024 * 1024, 5, None);
         let (mut headers, mut to, mut mode) = (Vec::new(), Vec::new(), None);
+        let mut allow_plaintext_auth = false;
         let mut digest_every = None;
         for (field, value) in table {
             let field_key = format!("{key}.{}", field.get_ref());
@@ -236,9 +251,18 @@ impl Checker<'_> {
                 }
                 "url" | "secret" | "host" | "username" | "password" => {
                     if let Some(v) = self.secret_string(value, &field_key) {
+                        if name == "url" {
+                            if let Some(problem) = url_problem(&v) {
+                                self.problem(&value.span(), &field_key, problem);
+                            }
+                        }
                         text.insert(leak_key(name), v);
                     }
                 }
+                "allow_plaintext_auth" => match value.get_ref().as_bool() {
+                    Some(flag) => allow_plaintext_auth = flag,
+                    None => self.problem(&value.span(), &field_key, "expected true or false"),
+                },
                 "min_severity" => match value.get_ref().as_str().and_then(Severity::parse) {
                     Some(severity) => route.min_severity = severity,
                     None => self.problem(
@@ -286,7 +310,26 @@ impl Checker<'_> {
                     if let Some(table) = self.table(value, &field_key) {
                         for (header, header_value) in table {
                             let header_key = format!("{field_key}.{}", header.get_ref());
+                            if ureq::http::HeaderName::from_bytes(header.get_ref().as_bytes())
+                                .is_err()
+                            {
+                                self.problem(
+                                    &header.span(),
+                                    &header_key,
+                                    "not a valid HTTP header name",
+                                );
+                                continue;
+                            }
                             if let Some(v) = self.secret_string(header_value, &header_key) {
+                                if ureq::http::HeaderValue::from_str(&v).is_err() {
+                                    // The value may be a secret: never echoed.
+                                    self.problem(
+                                        &header_value.span(),
+                                        &header_key,
+                                        "not a valid HTTP header value (control characters?)",
+                                    );
+                                    continue;
+                                }
                                 headers.push((header.get_ref().to_string(), Secret::new(v)));
                             }
                         }
@@ -379,6 +422,18 @@ impl Checker<'_> {
                 };
                 let host = required(self, &mut text, "host");
                 let from = required(self, &mut text, "from");
+                let credentials = text.contains_key("username") || text.contains_key("password");
+                if security == Some(SmtpSecurity::Plain) && credentials {
+                    if allow_plaintext_auth {
+                        tracing::warn!(sink = %key, "SMTP login over an unencrypted connection (security = \"plain\", allow_plaintext_auth = true): the password crosses the network in the clear");
+                    } else {
+                        self.problem(
+                            &entry.span(),
+                            &format!("{key}.security"),
+                            "\"plain\" would send the SMTP password unencrypted; use \"starttls\" or \"tls\", or set allow_plaintext_auth = true for a trusted local relay",
+                        );
+                    }
+                }
                 if to.is_empty() {
                     self.problem(
                         &entry.span(),

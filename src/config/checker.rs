@@ -10,6 +10,7 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::settings::{RuleSettings, Target, Waiver};
+use super::RuleSection;
 use super::{Config, ConfigError, ConfigProblem};
 use crate::diagnostic::{is_kebab_case, line_column, Severity};
 
@@ -18,6 +19,8 @@ pub(super) struct Checker<'t> {
     origin: String,
     base: PathBuf,
     problems: Vec<ConfigProblem>,
+    /// Where each `[rules.ID]` section was written, for checks once the policies are known.
+    rule_sections: Vec<RuleSection>,
 }
 
 pub(super) type Value<'i> = Spanned<DeValue<'i>>;
@@ -29,12 +32,14 @@ impl<'t> Checker<'t> {
             origin: origin.display().to_string(),
             base: base.to_path_buf(),
             problems: Vec::new(),
+            rule_sections: Vec::new(),
         }
     }
 
     /// `config` when no problem was found, else every problem in file order.
-    pub(super) fn finish(self, config: Config, origin: &Path) -> Result<Config, ConfigError> {
+    pub(super) fn finish(self, mut config: Config, origin: &Path) -> Result<Config, ConfigError> {
         if self.problems.is_empty() {
+            config.rule_sections = self.rule_sections;
             Ok(config)
         } else {
             Err(self.into_error(origin))
@@ -126,6 +131,12 @@ impl<'t> Checker<'t> {
         };
         for (id, rule) in table {
             let id_text = id.get_ref().to_string();
+            let (line, column) = line_column(self.text, id.span().start);
+            self.rule_sections.push(RuleSection {
+                id: id_text.clone(),
+                key: format!("{prefix}.{id_text}"),
+                at: format!("{}:{line}:{column}", self.origin),
+            });
             if !is_kebab_case(&id_text) {
                 self.problem(
                     &id.span(),

@@ -56,6 +56,19 @@ pub struct Config {
     /// `[report] formats`: report files written per package (daemon) or per run
     /// (`check --report-dir`).
     pub report_formats: Vec<ReportFormat>,
+    /// Every `[rules.ID]` section (global, per folder, per audit) with where it was written:
+    /// once the policies are loaded, one naming no rule is an error at that place.
+    pub rule_sections: Vec<RuleSection>,
+}
+
+/// A `[rules.ID]` section as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSection {
+    pub id: String,
+    /// The dotted key (`rules.monotonic-version`, `watch[0].rules.x`).
+    pub key: String,
+    /// `file:line:column`.
+    pub at: String,
 }
 
 /// One problem in the config file.

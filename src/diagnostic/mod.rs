@@ -6,6 +6,7 @@
 mod finding;
 mod location;
 mod severity;
+mod text;
 
 pub use finding::{
     is_accepted, Finding, RuleInfo, Verdict, Waived, PACKAGE_FORMAT_RULE, POLICY_ERROR_CODE,
@@ -13,6 +14,7 @@ pub use finding::{
 };
 pub use location::{line_column, Location};
 pub use severity::{is_kebab_case, Severity};
+pub use text::{shown, visible, xml_safe};
 
 /// The current time as RFC 3339 text (UTC), as alerts and the outbox stamp it.
 pub fn now_rfc3339() -> String {

@@ -125,6 +125,8 @@ pub enum PackageErrorKind {
     TooManyFiles(usize),
     #[error("{0:?} is a folder, expected a file")]
     NotAFile(String),
+    #[error("it is a {0}, not a regular file or a folder; only packages (zips or unpacked folders) are read")]
+    SpecialFile(String),
 }
 
 impl PackageErrorKind {
@@ -152,6 +154,7 @@ impl PackageErrorKind {
             Self::WrongRoot { .. } | Self::Manifest(_) => "invalid-manifest",
             Self::SymlinkEscape(..) => "symlink-escape",
             Self::NotAFile(_) => "not-a-file",
+            Self::SpecialFile(_) => "special-file",
         }
     }
 }

@@ -5,7 +5,7 @@
 //! File names are matched case-insensitively (`Other/solution.xml` occurs in real repositories).
 //! Symbolic links are followed only when they stay inside the package folder.
 
-use std::fs::{self, File};
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::customizations::{
@@ -258,7 +258,8 @@ impl Tree<'_> {
         self.check_inside(file)?;
         let relative = self.relative(file);
         let context = FileContext::new(self.package, &relative);
-        let handle = File::open(file).map_err(|e| context.error(e.into()))?;
+        let handle = super::open::open_regular(file)
+            .map_err(|e| context.error(super::zipped::open_error(e)))?;
         let mut xml = XmlStream::open(handle, context, self.limits)?;
         parse(&mut xml)
     }

@@ -15,6 +15,7 @@ mod limits;
 mod manifest;
 mod model;
 mod nested;
+mod open;
 mod pipe;
 mod read_ahead;
 mod version;
@@ -37,6 +38,7 @@ pub use model::{
     PackageWarning, ParentSolution, Publisher, Relationship, RootComponent, Source, SourceKind,
 };
 pub use nested::read_nested;
+pub use open::{is_not_regular, open_regular, special_kind};
 pub use read_ahead::{ReadAhead, ReadResult};
 pub use version::{SolutionVersion, VersionError, MAX_VERSION_PARTS};
 
@@ -57,6 +59,10 @@ pub fn read_package_with(path: &Path, limits: &ReadLimits) -> Result<Package, Pa
         }
         Err(e) => return Err(PackageError::new(path, e.into())),
     };
+    if !metadata.is_dir() && !metadata.is_file() {
+        let kind = PackageErrorKind::SpecialFile(special_kind(&metadata.file_type()).into());
+        return Err(PackageError::new(path, kind));
+    }
     if metadata.is_dir() {
         let read = folder::read_folder(path, limits)?;
         Ok(assemble(

@@ -2,7 +2,6 @@
 //! is inflated into a temporary file, within the same size and ratio limits as any entry, and
 //! read like a package of its own, its path shown as `bundle.zip/inner.zip`.
 
-use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
@@ -17,7 +16,7 @@ pub fn read_nested(
 ) -> Result<Package, PackageError> {
     let shown = bundle.join(entry);
     let fail = |kind: PackageErrorKind| PackageError::new(&shown, kind);
-    let file = File::open(bundle).map_err(|e| fail(PackageErrorKind::Io(e)))?;
+    let file = super::open::open_regular(bundle).map_err(|e| fail(super::zipped::open_error(e)))?;
     let mut archive = zip::ZipArchive::new(io::BufReader::new(file))
         .map_err(|e| fail(PackageErrorKind::CorruptZip(e.to_string())))?;
     let mut inner = archive

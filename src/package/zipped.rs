@@ -19,6 +19,7 @@ use super::error::{NonSolutionKind, PackageError, PackageErrorKind};
 use super::limits::{GuardedRead, ReadLimits};
 use super::manifest::{parse_manifest, Manifest};
 use super::model::{ExportTime, Layout, PackageWarning, Source, SourceKind};
+use super::open::{is_not_regular, open_regular, read_all_at};
 use super::pipe;
 use super::xml::{FileContext, XmlStream};
 
@@ -35,7 +36,7 @@ const ZIP_MAGIC: [&[u8]; 3] = [b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08"];
 
 pub(crate) fn read_zip(path: &Path, limits: &ReadLimits) -> Result<ZipRead, PackageError> {
     let fail = |kind| PackageError::new(path, kind);
-    let mut file = File::open(path).map_err(|e| fail(PackageErrorKind::Io(e)))?;
+    let mut file = open_regular(path).map_err(|e| fail(open_error(e)))?;
     let mut magic = [0u8; 4];
     let magic_len = read_up_to(&mut file, &mut magic).map_err(|e| fail(e.into()))?;
     if !ZIP_MAGIC.contains(&&magic[..magic_len]) {
@@ -50,10 +51,12 @@ pub(crate) fn read_zip(path: &Path, limits: &ReadLimits) -> Result<ZipRead, Pack
         file.seek(SeekFrom::Start(0)).map_err(|e| fail(e.into()))?;
         return read_archive(file, path, limits, sha256, size);
     }
-    // The hash of a large zip is computed on a second handle while the entries are read.
-    let mut second = File::open(path).map_err(|e| fail(PackageErrorKind::Io(e)))?;
+    // The hash of a large zip is computed on a second thread while the entries are read, from
+    // the same open file (positional reads), so the bytes hashed are the bytes parsed even if
+    // the path is renamed over meanwhile.
+    let second = file.try_clone().map_err(|e| fail(e.into()))?;
     std::thread::scope(|scope| {
-        let hashing = scope.spawn(move || hash_file(&mut second));
+        let hashing = scope.spawn(move || hash_at(&second));
         let read = read_archive(file, path, limits, String::new(), 0);
         let hashed = hashing
             .join()
@@ -181,6 +184,24 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(filled)
+}
+
+fn hash_at(file: &File) -> io::Result<(String, u64)> {
+    let mut hasher = Sha256::new();
+    let size = read_all_at(file, |piece| hasher.update(piece))?;
+    Ok((hex::encode(hasher.finalize()), size))
+}
+
+/// A failed open: a special file says what it is; anything else is an I/O error.
+pub(crate) fn open_error(error: io::Error) -> PackageErrorKind {
+    if is_not_regular(&error) {
+        let text = error.to_string();
+        let kind = text
+            .trim_start_matches("it is a ")
+            .trim_end_matches(", not a regular file");
+        return PackageErrorKind::SpecialFile(kind.to_owned());
+    }
+    PackageErrorKind::Io(error)
 }
 
 fn hash_file(file: &mut File) -> io::Result<(String, u64)> {

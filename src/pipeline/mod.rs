@@ -40,7 +40,20 @@ pub use publish::{
 };
 pub use run::{check_packages, solution_histories};
 
-pub use crate::policy::PolicyLoadError as RulesError;
+/// Why the rules of a run cannot be loaded: the run stops (exit 2; the daemon keeps its
+/// previous rules on a reload).
+#[derive(Debug, thiserror::Error)]
+pub enum RulesError {
+    #[error(transparent)]
+    Policies(#[from] crate::policy::PolicyLoadError),
+    #[error("{at}: `{key}`: no policy has the id {id:?} (known: {known})")]
+    UnknownRule {
+        at: String,
+        key: String,
+        id: String,
+        known: String,
+    },
+}
 
 /// A compiled policy set, loaded once for a run (or a daemon's rules snapshot).
 pub struct Rules {
@@ -55,6 +68,19 @@ impl Rules {
             override_dir.or(config.policies_dir.as_deref()),
             sandbox_limits(config),
         )?;
+        // A setting for a rule that does not exist is a typo that would silently do nothing.
+        if let Some(section) = config
+            .rule_sections
+            .iter()
+            .find(|s| policies.get(&s.id).is_none())
+        {
+            return Err(RulesError::UnknownRule {
+                at: section.at.clone(),
+                key: section.key.clone(),
+                id: section.id.clone(),
+                known: policies.ids().join(", "),
+            });
+        }
         Ok(Self { policies })
     }
 

@@ -14,7 +14,7 @@ use crate::config::{AlertSinkConfig, Config, ReportFormat};
 use crate::diagnostic::{now_rfc3339, RuleInfo, Verdict};
 use crate::history::{HistoryError, HistoryStore};
 use crate::package::Package;
-use crate::report::{render, report_stem, write_atomic, RenderOptions, Report};
+use crate::report::{render, report_stem, report_stem_with, write_atomic, RenderOptions, Report};
 
 use super::{solution_histories, Assessed};
 
@@ -88,6 +88,25 @@ fn write_formats(
     Ok(written)
 }
 
+/// The report name for these bytes: the usual stem, unless a report of other bytes already
+/// holds it (a crafted hash prefix), then the stem with the whole hash. A report is never
+/// overwritten by one of different bytes.
+fn free_stem(dir: &Path, assessment: &Assessment, hash: &str) -> String {
+    let stem = report_stem(assessment, hash);
+    let existing = dir.join(format!("{stem}.{}", ReportFormat::Json.extension()));
+    let holder = std::fs::read(&existing).ok().and_then(|bytes| {
+        let report: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        report["packages"][0]["sha256"].as_str().map(str::to_owned)
+    });
+    match holder {
+        Some(other) if other != hash => {
+            tracing::warn!(report = %existing.display(), "A report of other bytes has this name; writing under the whole hash");
+            report_stem_with(assessment, hash, hash.len())
+        }
+        _ => stem,
+    }
+}
+
 /// What publishing a package left behind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Published {
@@ -114,7 +133,7 @@ pub fn publish_package(
     source: &str,
 ) -> Result<Published, PipelineError> {
     let assessment = &assessed.assessment;
-    let stem = report_stem(assessment, hash);
+    let stem = free_stem(outputs.reports_dir, assessment, hash);
     let mut history = solution_histories(
         std::slice::from_ref(assessment),
         Some(&locked(outputs.store)),

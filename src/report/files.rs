@@ -7,10 +7,19 @@ use std::path::{Path, PathBuf};
 
 use super::Assessment;
 
-/// `Solution_1.2.3.4_ab12cd34` for a readable package, `file-name_ab12cd34` otherwise; only
-/// characters safe in file names on every platform.
+/// Hex digits of the content hash in a report's name: 64 bits, which no brute force on a
+/// drop folder matches (8 digits were matched in minutes).
+pub const STEM_HASH_DIGITS: usize = 16;
+
+/// `Solution_1.2.3.4_ab12cd34ef567890` for a readable package, `file-name_ab12…` otherwise;
+/// only characters safe in file names on every platform.
 pub fn report_stem(package: &Assessment, content_hash: &str) -> String {
-    let short = &content_hash[..content_hash.len().min(8)];
+    report_stem_with(package, content_hash, STEM_HASH_DIGITS)
+}
+
+/// [`report_stem`] with `digits` hex digits of the hash.
+pub fn report_stem_with(package: &Assessment, content_hash: &str, digits: usize) -> String {
+    let short = &content_hash[..content_hash.len().min(digits)];
     let base = match (&package.unique_name, &package.version) {
         (Some(name), Some(version)) => format!("{name}_{version}"),
         _ => package

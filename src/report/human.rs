@@ -1,14 +1,15 @@
 //! The report as text for a terminal or a log: a verdict line per package, its findings with
 //! `file:line`, and a closing summary. Colours only when asked (the caller decides from the
-//! terminal and `NO_COLOR`); `quiet` keeps only packages that did not pass.
+//! terminal and `NO_COLOR`); `quiet` keeps only packages that did not pass. Text from a
+//! package is shown through [`visible`]: no control character or bidirectional override of
+//! it reaches the terminal or CI log raw.
 
 use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
 
 use super::{RenderOptions, Report};
-use crate::diagnostic::Severity;
-use crate::diagnostic::{Finding, Verdict};
+use crate::diagnostic::{visible, Finding, Severity, Verdict};
 
 struct Paint {
     color: bool,
@@ -65,24 +66,28 @@ fn write_finding(
     let location = finding
         .location
         .as_ref()
-        .map(|l| format!(" at {l}"))
+        .map(|l| format!(" at {}", visible(&l.to_string())))
         .unwrap_or_default();
     writeln!(
         out,
         "{indent}{}{waived} [{}/{}]{location}: {}",
         paint.severity(finding.severity, finding.waived.is_some()),
-        finding.rule,
-        finding.code,
-        finding.message
+        visible(&finding.rule),
+        visible(&finding.code),
+        visible(&finding.message)
     )?;
     if let Some(waived) = &finding.waived {
         writeln!(
             out,
             "{indent}  {}",
-            paint.dim(&format!("waived: {}", waived.reason))
+            paint.dim(&format!("waived: {}", visible(&waived.reason)))
         )?;
     } else if let Some(hint) = &finding.hint {
-        writeln!(out, "{indent}  {}", paint.dim(&format!("hint: {hint}")))?;
+        writeln!(
+            out,
+            "{indent}  {}",
+            paint.dim(&format!("hint: {}", visible(hint)))
+        )?;
     }
     Ok(())
 }
@@ -97,7 +102,7 @@ fn write_audit(out: &mut impl Write, paint: &Paint, report: &Report) -> io::Resu
         writeln!(
             out,
             "  {} ({} releases)",
-            stream.unique_name,
+            visible(&stream.unique_name),
             stream.releases.len()
         )?;
         for release in &stream.releases {
@@ -109,19 +114,19 @@ fn write_audit(out: &mut impl Write, paint: &Paint, report: &Report) -> io::Resu
                 out,
                 "    {} {:<14} {} {} {} {} platform {}{}",
                 paint.verdict(release.verdict),
-                release.version,
+                visible(&release.version),
                 release
                     .exported_at
                     .map(|t| t.to_string())
                     .unwrap_or_else(|| "-".into()),
-                file,
-                release.publisher,
+                visible(&file),
+                visible(&release.publisher),
                 release.managed,
-                release.platform_version.as_deref().unwrap_or("?"),
+                visible(release.platform_version.as_deref().unwrap_or("?")),
                 if release.findings.is_empty() {
                     String::new()
                 } else {
-                    format!("  [{}]", release.findings.join(", "))
+                    format!("  [{}]", visible(&release.findings.join(", ")))
                 }
             )?;
         }
@@ -136,18 +141,24 @@ fn write_audit(out: &mut impl Write, paint: &Paint, report: &Report) -> io::Resu
             };
             writeln!(
                 out,
-                "  {} {name} [{}/{}]: {}",
+                "  {} {} [{}/{}]: {}",
                 paint.severity(finding.severity, false),
-                finding.rule,
-                finding.code,
-                finding.message
+                visible(&name),
+                visible(&finding.rule),
+                visible(&finding.code),
+                visible(&finding.message)
             )?;
         }
     }
     if !audit.skipped.is_empty() {
         writeln!(out, "\nSkipped (not solution packages):")?;
         for skipped in &audit.skipped {
-            writeln!(out, "  {}: {}", skipped.path, skipped.reason)?;
+            writeln!(
+                out,
+                "  {}: {}",
+                visible(&skipped.path),
+                visible(&skipped.reason)
+            )?;
         }
     }
     if let Some(new) = &audit.new_findings {
@@ -187,7 +198,7 @@ pub fn write_human(
         let previous = package
             .previous_version
             .as_ref()
-            .map(|v| format!(", previous {v}"))
+            .map(|v| format!(", previous {}", visible(v)))
             .unwrap_or_default();
         let exported = package
             .exported_at
@@ -195,8 +206,9 @@ pub fn write_human(
             .unwrap_or_default();
         writeln!(
             out,
-            "{} {name} {}",
+            "{} {} {}",
             paint.verdict(package.verdict),
+            visible(&name),
             paint.dim(&format!("({}{exported}{previous})", package.path.display()))
         )?;
         for finding in &package.findings {

@@ -11,7 +11,7 @@ use quick_xml::Writer;
 use super::CaseResult;
 use super::{Assessment, Report};
 use crate::diagnostic::Finding;
-use crate::diagnostic::Severity;
+use crate::diagnostic::{xml_safe, Severity};
 
 fn package_name(package: &Assessment) -> String {
     match (&package.unique_name, &package.version) {
@@ -41,6 +41,27 @@ fn finding_line(finding: &Finding) -> String {
 /// reaches `fail_on`.
 pub fn write_junit(
     out: impl Write,
+    report: &Report,
+    fail_on: Option<Severity>,
+) -> std::io::Result<()> {
+    xml_1_0(out, |buffer| junit_document(buffer, report, fail_on))
+}
+
+/// Writes the document `write` produces with every character XML 1.0 forbids (control
+/// characters from a package's names and messages) written visibly: the markup solguard
+/// writes holds none, so the whole text can be filtered at once and stays well-formed.
+fn xml_1_0(
+    mut out: impl Write,
+    write: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut buffer = Vec::new();
+    write(&mut buffer)?;
+    let text = String::from_utf8_lossy(&buffer);
+    out.write_all(xml_safe(&text).as_bytes())
+}
+
+fn junit_document(
+    out: &mut Vec<u8>,
     report: &Report,
     fail_on: Option<Severity>,
 ) -> std::io::Result<()> {
@@ -137,6 +158,14 @@ pub fn write_junit(
 /// Writes `results` (and policies without cases, as skipped tests) as JUnit XML.
 pub fn write_case_junit(
     out: impl Write,
+    results: &[CaseResult],
+    untested: &[String],
+) -> std::io::Result<()> {
+    xml_1_0(out, |buffer| case_document(buffer, results, untested))
+}
+
+fn case_document(
+    out: &mut Vec<u8>,
     results: &[CaseResult],
     untested: &[String],
 ) -> std::io::Result<()> {

@@ -19,7 +19,7 @@ use crate::config::ReleaseOrder;
 use crate::diagnostic::{Finding, RuleInfo, Severity, Verdict};
 use crate::package::{ExportTime, ManagedState};
 
-pub use files::{report_stem, write_atomic};
+pub use files::{report_stem, report_stem_with, write_atomic, STEM_HASH_DIGITS};
 pub use format::{render, RenderOptions, ReportFormat};
 pub use html::write_html;
 pub use human::write_human;

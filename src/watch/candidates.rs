@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::{Disposition, WatchFolder};
+use crate::diagnostic::shown;
 use crate::package::is_package_folder;
 
 /// Names copy tools and editors use while a file is being written.
@@ -39,6 +40,23 @@ fn matches_any(patterns: &[glob::Pattern], name: &str) -> bool {
     patterns.iter().any(|p| p.matches_with(name, options))
 }
 
+/// Logs `what` about `path` once per process: a link or a special file in a drop folder is
+/// worth one warning, not one per rescan.
+pub fn notice_once(path: &Path, what: &str) {
+    static SEEN: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<PathBuf>>> =
+        std::sync::OnceLock::new();
+    let seen = SEEN.get_or_init(Default::default);
+    let mut seen = seen
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if seen.len() > 100_000 {
+        seen.clear();
+    }
+    if seen.insert(path.to_path_buf()) {
+        tracing::warn!(path = %shown(path), "{what}");
+    }
+}
+
 /// The packages in `watch`'s folder now, in path order. Fails when the folder cannot be listed.
 pub fn scan(watch: &WatchFolder) -> std::io::Result<Vec<Found>> {
     let mut found = Vec::new();
@@ -59,7 +77,22 @@ fn walk(watch: &WatchFolder, entries: std::fs::ReadDir, skip: &[&Path], found: &
         let Ok(kind) = entry.file_type() else {
             continue;
         };
-        if is_temporary_name(&name) || kind.is_symlink() || skip.contains(&path.as_path()) {
+        if is_temporary_name(&name) || skip.contains(&path.as_path()) {
+            continue;
+        }
+        if kind.is_symlink() {
+            // A link could point anywhere (outside the drop folder, at a device): never followed.
+            notice_once(
+                &path,
+                "is a symbolic link; links in drop folders are never followed",
+            );
+            continue;
+        }
+        if !kind.is_dir() && !kind.is_file() {
+            if matches_any(&watch.include, &name) {
+                let what = crate::package::special_kind(&kind);
+                notice_once(&path, &format!("is a {what}, not a regular file; skipped"));
+            }
             continue;
         }
         if kind.is_dir() {

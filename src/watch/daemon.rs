@@ -20,7 +20,7 @@ use super::snapshot::{ConfigSource, Snapshot};
 use super::sources::{watch_rules, FolderSource, Signals};
 use super::{unix_now, RunSummary, WatchError};
 use crate::config::DaemonSettings;
-use crate::diagnostic::now_rfc3339;
+use crate::diagnostic::{now_rfc3339, shown};
 use crate::report::{write_index, IndexEntry};
 
 /// How often the loop wakes without events, to observe settling packages.
@@ -127,7 +127,7 @@ impl Daemon {
             self.refresh_index(false);
             if self.once && self.tracker.pending() == 0 && self.in_flight.is_empty() {
                 for path in self.tracker.waiting() {
-                    tracing::warn!(path = %path.display(), "Not complete yet; left for a later run");
+                    tracing::warn!(path = %shown(&path), "Not complete yet; left for a later run");
                     self.summary.incomplete += 1;
                 }
                 break;
@@ -237,15 +237,15 @@ impl Daemon {
             Outcome::Incomplete(reason) => {
                 let retry = self.settings.settle.max(Duration::from_millis(500));
                 if self.tracker.incomplete(&path, Instant::now() + retry) == 1 {
-                    tracing::info!(path = %path.display(), %reason, "Settled but not complete; waiting");
+                    tracing::info!(path = %shown(&path), %reason, "Settled but not complete; waiting");
                 } else {
-                    tracing::debug!(path = %path.display(), %reason, "Still not complete");
+                    tracing::debug!(path = %shown(&path), %reason, "Still not complete");
                 }
             }
             Outcome::Gone => self.tracker.forget(&path),
             Outcome::Failed(error) => {
                 self.summary.failed += 1;
-                tracing::error!(path = %path.display(), %error, "Cannot process package; will retry");
+                tracing::error!(path = %shown(&path), %error, "Cannot process package; will retry");
                 let _ = self
                     .tracker
                     .incomplete(&path, Instant::now() + RETRY_FAILED);

@@ -93,6 +93,43 @@ pub enum WatchError {
     },
     #[error("cannot install signal handlers: {source}")]
     Signals { source: std::io::Error },
+    #[error("{lock}: another solguard watch is running on this state folder; stop it first (several daemons on one history are not supported yet)")]
+    AlreadyRunning { lock: PathBuf },
+    #[error("{lock}: cannot take the instance lock: {source}")]
+    Lock {
+        lock: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Takes the instance lock beside the history database (`solguard.lock`, held with `flock`
+/// for the daemon's lifetime; the kernel releases it when the process dies, however it dies).
+fn instance_lock(history: &std::path::Path) -> Result<std::fs::File, WatchError> {
+    let lock = history
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."))
+        .join("solguard.lock");
+    let failed = |source| WatchError::Lock {
+        lock: lock.clone(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)
+        .map_err(failed)?;
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{flock, FlockOperation};
+        match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {}
+            Err(rustix::io::Errno::WOULDBLOCK) => return Err(WatchError::AlreadyRunning { lock }),
+            Err(errno) => return Err(failed(errno.into())),
+        }
+    }
+    Ok(file)
 }
 
 pub(crate) fn unix_now() -> f64 {
@@ -120,6 +157,8 @@ pub async fn run(options: WatchOptions) -> Result<RunSummary, WatchError> {
             source,
         })?;
     }
+    // Held until the daemon returns: one daemon per state folder.
+    let _instance = instance_lock(&config.daemon.history)?;
     let store = HistoryStore::open(&config.daemon.history)?;
     let address = match options.status {
         _ if options.once => None,

@@ -17,7 +17,7 @@ use super::shared::{lock, RecentPackage, Shared};
 use super::snapshot::Snapshot;
 use crate::assessment::Assessment;
 use crate::config::{Disposition, WatchFolder};
-use crate::diagnostic::{Finding, Severity, Verdict, PACKAGE_FORMAT_RULE};
+use crate::diagnostic::{shown, visible, Finding, Severity, Verdict, PACKAGE_FORMAT_RULE};
 use crate::package::{completeness, content_hash, read_package, Completeness};
 use crate::pipeline::{
     publish_package, Assessed, Input, Outputs, Pipeline, PipelineError, ResolvedLineage,
@@ -37,6 +37,15 @@ pub enum Outcome {
     /// Something outside the package failed (disk, database): try again later. The text is
     /// the typed error, rendered for the log.
     Failed(String),
+}
+
+/// What reading a package led to.
+enum Read {
+    Evaluated(Box<Finished>),
+    /// The bytes read are not the bytes hashed: look again later.
+    Changed,
+    /// It disappeared while it was read.
+    Gone,
 }
 
 /// An evaluated package, before its disposition.
@@ -88,7 +97,7 @@ impl Job<'_> {
             Ok(Some(seen))
                 if !(self.recheck_on_policy_change && seen.summary.policy_set != policy_set) =>
             {
-                tracing::info!(path = %path.display(), first_seen_as = %seen.summary.path, "Already evaluated; skipped");
+                tracing::info!(path = %shown(path), first_seen_as = %visible(&seen.summary.path), "Already evaluated; skipped");
                 self.shared.metrics.skipped("seen");
                 // A crash between the record and the move leaves the package behind: move it now.
                 self.dispose(watch, path, seen.summary.accepted);
@@ -98,7 +107,12 @@ impl Job<'_> {
             Err(error) => return Outcome::Failed(error.to_string()),
         }
         match self.evaluate(&mut pipeline, watch, &hash) {
-            Ok(mut recent) => {
+            Ok(Read::Changed) => {
+                tracing::info!(path = %shown(path), "The package changed while it was read; it is read again later");
+                Outcome::Incomplete("it changed while it was read".into())
+            }
+            Ok(Read::Gone) => Outcome::Gone,
+            Ok(Read::Evaluated(mut recent)) => {
                 let verdict = recent.verdict;
                 let moved = self.dispose(watch, path, recent.accepted);
                 recent.entry.moved_to = moved.map(|p| p.display().to_string());
@@ -120,11 +134,27 @@ impl Job<'_> {
         pipeline: &mut Pipeline<'_>,
         watch: &WatchFolder,
         hash: &str,
-    ) -> Result<Finished, PipelineError> {
+    ) -> Result<Read, PipelineError> {
         let path = &self.ready.path;
         let started = Instant::now();
         let policy_set = pipeline.policy_set();
-        match catch_unwind(AssertUnwindSafe(|| read_package(path))) {
+        let read = catch_unwind(AssertUnwindSafe(|| read_package(path)));
+        // A verdict is recorded only for the bytes that were hashed: a zip is hashed while it
+        // is read, from the same open file; a folder (or a failed read) is hashed again.
+        let read_hash = match &read {
+            Ok(Ok(package)) if package.source.sha256.is_some() => package.source.sha256.clone(),
+            _ => match content_hash(path) {
+                Ok(now) => Some(now),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                    return Ok(Read::Gone)
+                }
+                Err(_) => None,
+            },
+        };
+        if read_hash.as_deref() != Some(hash) {
+            return Ok(Read::Changed);
+        }
+        let published = match read {
             Ok(Ok(mut package)) => {
                 if package.source.sha256.is_none() {
                     package.source.sha256 = Some(hash.to_owned());
@@ -160,18 +190,24 @@ impl Job<'_> {
                 let assessed = crashed(path, "reading", &panic, &policy_set);
                 self.publish(pipeline, assessed, watch, hash, started)
             }
-        }
+        };
+        published.map(|finished| Read::Evaluated(Box::new(finished)))
     }
 
     /// Writes the reports, then records the package, its release and its alerts at once.
     fn publish(
         &self,
         pipeline: &Pipeline<'_>,
-        assessed: Assessed,
+        mut assessed: Assessed,
         watch: &WatchFolder,
         hash: &str,
         started: Instant,
     ) -> Result<Finished, PipelineError> {
+        // Even an unreadable file is named by its bytes in its report.
+        assessed
+            .assessment
+            .sha256
+            .get_or_insert_with(|| hash.to_owned());
         let outputs = Outputs {
             store: self.shared.store_mutex(),
             reports_dir: &self.shared.reports_dir,
@@ -183,7 +219,7 @@ impl Job<'_> {
         self.shared
             .metrics
             .processed(assessment.verdict.as_str(), &assessment.findings, seconds);
-        tracing::info!(path = %self.ready.path.display(), solution = assessment.unique_name.as_deref().unwrap_or("-"), version = assessment.version.as_deref().unwrap_or("-"), verdict = %assessment.verdict, seconds, report = %published.reports[0], "Package evaluated");
+        tracing::info!(path = %shown(&self.ready.path), solution = %visible(assessment.unique_name.as_deref().unwrap_or("-")), version = %visible(assessment.version.as_deref().unwrap_or("-")), verdict = %assessment.verdict, seconds, report = %published.reports[0], "Package evaluated");
         Ok(Finished {
             verdict: assessment.verdict,
             accepted: assessment.accepted,
@@ -208,13 +244,13 @@ impl Job<'_> {
         let dest = if accepted { yes } else { no };
         match move_into(path, dest) {
             Ok(to) => {
-                tracing::info!(from = %path.display(), to = %to.display(), "Package moved");
+                tracing::info!(from = %shown(path), to = %shown(&to), "Package moved");
                 Some(to)
             }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
             Err(error) => {
                 self.shared.metrics.error("io");
-                tracing::error!(path = %path.display(), dest = %dest.display(), %error, "Cannot move package");
+                tracing::error!(path = %shown(path), dest = %dest.display(), %error, "Cannot move package");
                 None
             }
         }
@@ -234,7 +270,7 @@ fn crashed(
         .map(|s| (*s).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".into());
-    tracing::error!(path = %path.display(), stage, %message, "solguard crashed on a package");
+    tracing::error!(path = %shown(path), stage, %message, "solguard crashed on a package");
     let finding = Finding::new(
         PACKAGE_FORMAT_RULE,
         "internal-error",

@@ -126,6 +126,9 @@ pub const CONTENT_TYPES: &str = "\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\
 #[derive(Debug, Clone, Default)]
 pub struct ZipBuilder {
     entries: Vec<(String, Vec<u8>, CompressionMethod)>,
+    /// Where each name sits in `entries`, so adding an entry takes constant time (a hostile
+    /// case holds 100,000 of them).
+    positions: std::collections::HashMap<String, usize>,
     /// The DOS timestamp of every entry; `None` writes the zip crate's default (the DOS epoch,
     /// which readers take as "no export time").
     stamp: Option<zip::DateTime>,
@@ -165,7 +168,11 @@ impl ZipBuilder {
         content: impl AsRef<[u8]>,
         method: CompressionMethod,
     ) -> Self {
-        self.entries.retain(|(existing, _, _)| existing != name);
+        // A name added again moves to the end, as a zip tool appending it would write it.
+        if self.positions.contains_key(name) {
+            self = self.without(name);
+        }
+        self.positions.insert(name.to_owned(), self.entries.len());
         self.entries
             .push((name.to_owned(), content.as_ref().to_vec(), method));
         self
@@ -186,6 +193,12 @@ impl ZipBuilder {
 
     pub fn without(mut self, name: &str) -> Self {
         self.entries.retain(|(existing, _, _)| existing != name);
+        self.positions = self
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(at, (name, _, _))| (name.clone(), at))
+            .collect();
         self
     }
 

@@ -1,6 +1,8 @@
 //! The policy sandbox through both front doors: policies that loop forever, recurse without end,
-//! build a huge string or array, or throw are each stopped and reported as `policy-error`, by
-//! `solguard check` and by the daemon, and the other policies still run.
+//! build a huge string or array, allocate gigabytes inside one built-in call (`pad`, `replace`)
+//! or across many, or throw are each stopped within their budget and reported as
+//! `policy-error`, by `solguard check` and by the daemon, and the other policies still run. A
+//! policy that floods findings or output is cut to its bounds.
 
 mod support;
 
@@ -11,12 +13,27 @@ use serde_json::Value;
 use support::daemon::Root;
 use support::ZipBuilder;
 
-const HOSTILE: [(&str, &str); 5] = [
+const HOSTILE: [(&str, &str); 9] = [
     ("loops", "let n = 0; loop { n += 1; }"),
     ("recurses", "down(0)"),
     ("huge-string", "let s = \"x\"; loop { s += s; }"),
     ("huge-array", "let a = []; loop { a.push(a.len()); }"),
     ("throws", "throw \"the policy gave up\";"),
+    // 60 MB, then one replace that would make it 6 GB in a single call.
+    (
+        "replace-bomb",
+        "let s = \"\"; s.pad(60000000, \"a\"); s.replace(\"a\", \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\");",
+    ),
+    (
+        "replace-loop",
+        "let s = \"\"; s.pad(1000000, \"a\"); loop { s.replace(\"a\", \"aa\"); }",
+    ),
+    // Many large strings, each within the string limit, past the memory ceiling together.
+    (
+        "many-pads",
+        "let a = \"\"; a.pad(60000000, \"a\"); let b = \"\"; b.pad(60000000, \"b\"); let c = \"\"; c.pad(60000000, \"c\"); let d = \"\"; d.pad(60000000, \"d\"); let e = \"\"; e.pad(60000000, \"e\"); let f = \"\"; f.pad(60000000, \"f\");",
+    ),
+    ("array-pad", "let a = []; a.pad(2000000000, 0);"),
 ];
 
 fn write_policies(dir: &Path) {
@@ -97,4 +114,73 @@ fn the_daemon_stops_every_hostile_policy_and_goes_on() {
     assert_all_stopped(&root.reports()[0].1["packages"][0]);
     assert!(daemon.running());
     assert!(daemon.stop().success());
+}
+
+#[test]
+fn a_flood_of_findings_or_output_is_cut_to_its_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    let policy = |id: &str, body: &str| {
+        let text = format!(
+            "//! id = \"{id}\"\n//! severity = \"warning\"\n//! title = \"Flood\"\n//! description = \"Test policy.\"\n//! hint = \"None.\"\nfn check(pkg, context) {{\n    {body}\n}}\n"
+        );
+        std::fs::write(policies.join(format!("{id}.rhai")), text).unwrap();
+    };
+    policy(
+        "floods",
+        "let all = []; for i in 0..1500 { all.push(finding(\"spam\", `spam ${i}`)); } all",
+    );
+    policy(
+        "chatters",
+        "for i in 0..20000 { print(`line ${i} of chatter that fills the log`); } ()",
+    );
+    let package = ZipBuilder::solution().write(dir.path(), "Clean.zip");
+    let started = Instant::now();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_solguard"))
+        .args([
+            "check",
+            "--format",
+            "json",
+            "--fail-on",
+            "never",
+            "--policies",
+        ])
+        .arg(&policies)
+        .arg(&package)
+        .env("SOLGUARD_LOG", "solguard::policy=info")
+        .output()
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(60), "bounded");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let findings = report["packages"][0]["findings"].as_array().unwrap();
+    let spam = findings.iter().filter(|f| f["code"] == "spam").count();
+    assert_eq!(spam, 1000, "the first 1,000 findings are kept");
+    let truncated: Vec<&Value> = findings
+        .iter()
+        .filter(|f| f["code"] == "findings-truncated")
+        .collect();
+    assert_eq!(truncated.len(), 1);
+    assert!(
+        truncated[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("500 dropped"),
+        "{}",
+        truncated[0]
+    );
+    let log = String::from_utf8_lossy(&output.stderr);
+    let chatter = log.lines().filter(|l| l.contains("of chatter")).count();
+    assert!(
+        chatter > 100 && log.len() < 256 << 10,
+        "output is logged up to its budget: {chatter} lines, {} bytes",
+        log.len()
+    );
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.contains("policy output truncated"))
+            .count(),
+        1,
+        "one line says the rest was dropped"
+    );
 }

@@ -62,5 +62,10 @@ pub fn run_watch(args: &WatchArgs, human_summary: bool) -> anyhow::Result<ExitCo
             summary.evaluated, summary.skipped, summary.incomplete, summary.failed
         );
     }
-    Ok(ExitCode::SUCCESS)
+    // A package that could not be processed (disk, database) is not done: a cron job says so.
+    Ok(if args.once && summary.failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -33,6 +33,8 @@ pub enum HistoryError {
         path: PathBuf,
         source: serde_json::Error,
     },
+    #[error("{path}: history database is damaged ({detail}); restore it from a backup, or move it aside to start a new history")]
+    Damaged { path: PathBuf, detail: String },
     #[error("{path}: history database has schema version {found}, newer than this solguard understands ({supported}); upgrade solguard")]
     TooNew {
         path: PathBuf,
@@ -139,8 +141,26 @@ pub struct HistoryStore {
 }
 
 impl HistoryStore {
-    /// Opens (creating if needed) and migrates the database at `path`.
+    /// Opens (creating if needed) and migrates the database at `path`. A file that is not a
+    /// database (or a corrupt one) is [`HistoryError::Damaged`].
     pub fn open(path: &Path) -> Result<Self, HistoryError> {
+        Self::open_unchecked(path).map_err(|error| match error {
+            HistoryError::Sqlite { path, source }
+                if matches!(
+                    source.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+                ) =>
+            {
+                HistoryError::Damaged {
+                    path,
+                    detail: source.to_string(),
+                }
+            }
+            other => other,
+        })
+    }
+
+    fn open_unchecked(path: &Path) -> Result<Self, HistoryError> {
         let sqlite = |source| HistoryError::Sqlite {
             path: path.to_path_buf(),
             source,
@@ -191,6 +211,35 @@ impl HistoryStore {
         HistoryError::Corrupt {
             path: self.path.clone(),
             source,
+        }
+    }
+
+    /// Checks the database's structure (`PRAGMA quick_check`): a damaged file is refused at
+    /// start, instead of failing every package later.
+    pub fn verify(&self) -> Result<(), HistoryError> {
+        let mut statement = self
+            .conn
+            .prepare("PRAGMA quick_check")
+            .map_err(|e| self.damaged(e.to_string()))?;
+        let rows = statement
+            .query_map([], |row| row.get::<_, String>(0))
+            .map_err(|e| self.damaged(e.to_string()))?;
+        let problems: Vec<String> = rows
+            .filter_map(Result::ok)
+            .filter(|line| line != "ok")
+            .take(3)
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(self.damaged(problems.join("; ")))
+        }
+    }
+
+    fn damaged(&self, detail: String) -> HistoryError {
+        HistoryError::Damaged {
+            path: self.path.clone(),
+            detail,
         }
     }
 

@@ -4,8 +4,7 @@
 //! A wall-clock budget per policy run is enforced through the engine's progress callback, so
 //! an endless loop ends as an error, not a hang.
 
-use std::cell::Cell;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rhai::{Dynamic, Engine, OptimizationLevel};
 
@@ -28,6 +27,13 @@ pub struct SandboxLimits {
     pub max_map_len: usize,
     /// Wall-clock budget for one policy on one package.
     pub time_budget: Duration,
+    /// Bytes of `print` and `debug` output one policy may log for one package.
+    pub max_output_bytes: usize,
+    /// Findings one policy may return for one package; the rest are counted in one finding.
+    pub max_findings: usize,
+    /// Bytes the growing built-ins (`pad`, `replace`) may produce in one policy run on one
+    /// package, checked before they allocate.
+    pub max_script_bytes: usize,
 }
 
 impl Default for SandboxLimits {
@@ -40,22 +46,16 @@ impl Default for SandboxLimits {
             max_array_len: 10_000_000,
             max_map_len: 10_000_000,
             time_budget: Duration::from_secs(2),
+            max_output_bytes: 64 << 10,
+            max_findings: 1000,
+            max_script_bytes: 256 << 20,
         }
     }
-}
-
-thread_local! {
-    /// When the policy running on this thread must stop. Thread-local so one engine can serve
-    /// several worker threads.
-    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
 }
 
 /// How often (in operations) the clock is read: `Instant::now` on every operation would cost
 /// more than the operations.
 const CLOCK_CHECK_INTERVAL: u64 = 4096;
-
-/// Value the progress callback stops a script with; recognised when mapping errors.
-pub(crate) const TIMEOUT_TOKEN: &str = "solguard: wall-clock budget exceeded";
 
 /// Builds the engine with every limit and the policy API registered.
 pub fn build_engine(limits: &SandboxLimits) -> Engine {
@@ -68,26 +68,23 @@ pub fn build_engine(limits: &SandboxLimits) -> Engine {
     engine.set_max_array_size(limits.max_array_len);
     engine.set_max_map_size(limits.max_map_len);
     engine.disable_symbol("eval");
-    engine.on_print(|text| tracing::info!(target: "solguard::policy", "{text}"));
+    engine.on_print(|text| {
+        super::budget::script_output(text, |text| {
+            tracing::info!(target: "solguard::policy", "{}", crate::diagnostic::visible(text));
+        });
+    });
     engine.on_debug(|text, source, position| {
-        tracing::debug!(target: "solguard::policy", source = source.unwrap_or(""), %position, "{text}");
+        super::budget::script_output(text, |text| {
+            tracing::debug!(target: "solguard::policy", source = source.unwrap_or(""), %position, "{}", crate::diagnostic::visible(text));
+        });
     });
     engine.on_progress(|operations| {
         if operations % CLOCK_CHECK_INTERVAL != 0 {
             return None;
         }
-        let expired =
-            DEADLINE.with(|deadline| deadline.get().is_some_and(|at| Instant::now() >= at));
-        expired.then(|| Dynamic::from(TIMEOUT_TOKEN))
+        super::budget::expired().then(|| Dynamic::from(super::budget::TIMEOUT_TOKEN))
     });
     api::register(&mut engine);
+    super::bounded::register(&mut engine, limits.max_string_bytes, limits.max_array_len);
     engine
-}
-
-/// Runs `run` with this thread's deadline set `budget` from now, and clears it after.
-pub(crate) fn with_deadline<T>(budget: Duration, run: impl FnOnce() -> T) -> T {
-    DEADLINE.with(|deadline| deadline.set(Some(Instant::now() + budget)));
-    let result = run();
-    DEADLINE.with(|deadline| deadline.set(None));
-    result
 }

@@ -7,6 +7,8 @@
 //! history: the `eval` layer supplies the context and applies those.
 
 mod api;
+mod bounded;
+mod budget;
 mod engine;
 mod entities;
 mod load;

@@ -4,7 +4,7 @@
 
 use rhai::{CallFnOptions, Dynamic, EvalAltResult, Map, Scope};
 
-use super::engine::{with_deadline, TIMEOUT_TOKEN};
+use super::budget::{with_budgets, Budgets, TIMEOUT_TOKEN};
 use super::load::{Policy, PolicySet, ENTRY_POINT};
 use super::meta::{is_kebab_case, Severity};
 use crate::package::Location;
@@ -47,7 +47,12 @@ impl PolicySet {
     ) -> Result<Vec<Emitted>, PolicyFailure> {
         let mut scope = Scope::new();
         let options = CallFnOptions::new().eval_ast(true).rewind_scope(true);
-        let result = with_deadline(self.limits.time_budget, || {
+        let budgets = Budgets {
+            time: self.limits.time_budget,
+            output_bytes: self.limits.max_output_bytes,
+            data_bytes: self.limits.max_script_bytes,
+        };
+        let result = with_budgets(budgets, || {
             self.engine.call_fn_with_options::<Dynamic>(
                 options,
                 &mut scope,
@@ -57,10 +62,26 @@ impl PolicySet {
             )
         });
         let value = result.map_err(|error| self.failure(policy, &error))?;
-        collect(value).map_err(|message| PolicyFailure {
+        let mut emitted = collect(value).map_err(|message| PolicyFailure {
             message: format!("returned an invalid finding: {message}"),
             position: None,
-        })
+        })?;
+        let max = self.limits.max_findings;
+        if emitted.len() > max {
+            let dropped = emitted.len() - max;
+            emitted.truncate(max);
+            emitted.push(Emitted {
+                code: "findings-truncated".into(),
+                message: format!(
+                    "the policy returned {} findings for this package; the first {max} are kept and {dropped} dropped",
+                    max + dropped
+                ),
+                location: None,
+                hint: Some("Report one finding per problem; a policy that returns thousands reports noise, or was written to flood the report.".into()),
+                severity: Some(Severity::Warning),
+            });
+        }
+        Ok(emitted)
     }
 
     fn failure(&self, policy: &Policy, error: &EvalAltResult) -> PolicyFailure {

@@ -102,6 +102,27 @@ pub enum WatchError {
     },
 }
 
+/// Warns when the history is missing or empty although the reports folder shows that this
+/// state folder was used before: starting afresh would evaluate everything again.
+fn warn_on_lost_history(history: &std::path::Path, reports: &std::path::Path) {
+    let empty = std::fs::metadata(history).map_or(true, |m| m.len() == 0);
+    if !empty {
+        return;
+    }
+    let used = std::fs::read_dir(reports).is_ok_and(|mut entries| {
+        entries.any(|e| {
+            e.is_ok_and(|e| {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                name.ends_with(".json") && name != "index.json"
+            })
+        })
+    });
+    if used {
+        tracing::warn!(history = %history.display(), reports = %reports.display(), "The history database is missing or empty but the reports folder holds reports: starting a new history; every package is evaluated again");
+    }
+}
+
 /// Takes the instance lock beside the history database (`solguard.lock`, held with `flock`
 /// for the daemon's lifetime; the kernel releases it when the process dies, however it dies).
 fn instance_lock(history: &std::path::Path) -> Result<std::fs::File, WatchError> {
@@ -159,7 +180,9 @@ pub async fn run(options: WatchOptions) -> Result<RunSummary, WatchError> {
     }
     // Held until the daemon returns: one daemon per state folder.
     let _instance = instance_lock(&config.daemon.history)?;
+    warn_on_lost_history(&config.daemon.history, &config.daemon.reports_dir);
     let store = HistoryStore::open(&config.daemon.history)?;
+    store.verify()?;
     let address = match options.status {
         _ if options.once => None,
         StatusServer::Configured => config.daemon.status,

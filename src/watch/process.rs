@@ -113,6 +113,7 @@ impl Job<'_> {
             }
             Ok(Read::Gone) => Outcome::Gone,
             Ok(Read::Evaluated(mut recent)) => {
+                self.shared.set_failing(None);
                 let verdict = recent.verdict;
                 let moved = self.dispose(watch, path, recent.accepted);
                 recent.entry.moved_to = moved.map(|p| p.display().to_string());
@@ -122,6 +123,7 @@ impl Job<'_> {
             }
             Err(error) => {
                 self.shared.metrics.error(error.part());
+                self.shared.set_failing(Some(error.to_string()));
                 Outcome::Failed(error.to_string())
             }
         }

@@ -82,6 +82,9 @@ pub struct Shared {
     /// Wakes the alert deliverer when the outbox has new entries.
     pub outbox_wake: tokio::sync::Notify,
     pub reports_dir: PathBuf,
+    /// Why writing reports or the database fails right now (`None` while writes succeed):
+    /// `/healthz` answers 503 with it.
+    failing: Mutex<Option<String>>,
 }
 
 /// Locks a mutex, taking over one a panicked thread held: every guarded value here stays
@@ -99,7 +102,18 @@ impl Shared {
             keyed_locks: Mutex::new(HashMap::new()),
             outbox_wake: tokio::sync::Notify::new(),
             reports_dir,
+            failing: Mutex::new(None),
         }
+    }
+
+    /// Records that writing failed (`Some(why)`) or works again (`None`).
+    pub fn set_failing(&self, why: Option<String>) {
+        *lock(&self.failing) = why;
+    }
+
+    /// Why writes fail now, if they do.
+    pub fn failing(&self) -> Option<String> {
+        lock(&self.failing).clone()
     }
 
     pub fn store(&self) -> MutexGuard<'_, HistoryStore> {

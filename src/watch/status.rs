@@ -16,10 +16,22 @@ use super::shared::Shared;
 
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/status", get(status))
         .with_state(shared)
+}
+
+/// `ok` while the daemon can write its reports and database; 503 with the reason while it
+/// cannot (packages are then retried, not lost).
+async fn healthz(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+    match shared.failing() {
+        None => (axum::http::StatusCode::OK, "ok\n".to_owned()),
+        Some(why) => (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            format!("unhealthy: {}\n", crate::diagnostic::visible(&why)),
+        ),
+    }
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {

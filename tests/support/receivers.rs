@@ -50,7 +50,22 @@ impl HttpReceiver {
         Self::start_on(TcpListener::bind(address).expect("bind"), statuses)
     }
 
+    /// Listens on a free port and answers every request with `302 Found` and
+    /// `Location: {location}` (a receiver that tries to send the delivery elsewhere).
+    pub fn redirecting(location: &str) -> Self {
+        Self::start_with(
+            TcpListener::bind("127.0.0.1:0").expect("bind"),
+            &[302],
+            format!("Location: {location}\r\n"),
+        )
+    }
+
     fn start_on(listener: TcpListener, statuses: &[u16]) -> Self {
+        Self::start_with(listener, statuses, String::new())
+    }
+
+    /// Like [`Self::start_on`], with `extra_headers` (each ending in CRLF) in every response.
+    fn start_with(listener: TcpListener, statuses: &[u16], extra_headers: String) -> Self {
         let address = listener.local_addr().expect("address");
         let requests = Arc::new(Mutex::new(Vec::new()));
         let recorded = Arc::clone(&requests);
@@ -71,9 +86,14 @@ impl HttpReceiver {
                     .copied()
                     .unwrap_or(200);
                 let mut stream = stream;
+                let reason = match status {
+                    200 => "OK",
+                    302 => "Found",
+                    _ => "Status",
+                };
                 let _ = write!(
                     stream,
-                    "HTTP/1.1 {status} Status\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+                    "HTTP/1.1 {status} {reason}\r\n{extra_headers}Content-Length: 2\r\nConnection: close\r\n\r\nok"
                 );
             }
         });

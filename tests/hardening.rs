@@ -621,3 +621,168 @@ fn junit_output_stays_well_formed_xml_with_control_characters_in_messages() {
     }
     assert!(elements > 2, "{xml}");
 }
+
+// --- Storage failures ---------------------------------------------------------------------------
+
+#[test]
+fn a_damaged_history_database_stops_the_daemon_at_start() {
+    let root = Root::new("", WATCH_DROP, None);
+    std::fs::create_dir_all(root.path("state")).expect("state folder");
+    std::fs::write(
+        root.path("state/history.db"),
+        b"this is not an SQLite database, but it is where the history should be",
+    )
+    .expect("damaged database");
+    let (status, log) = root.once();
+    assert_eq!(status.code(), Some(2), "{log}");
+    assert!(
+        log.contains("history.db") && log.contains("damaged"),
+        "names the file and says what is wrong: {log}"
+    );
+}
+
+#[test]
+fn an_empty_history_beside_old_reports_is_a_warning_not_a_silent_fresh_start() {
+    let root = Root::new("", WATCH_DROP, None);
+    std::fs::create_dir_all(root.path("state")).expect("state folder");
+    std::fs::create_dir_all(root.path("reports")).expect("reports folder");
+    std::fs::write(root.path("state/history.db"), b"").expect("empty database");
+    std::fs::write(root.path("reports/Old_1.0.0.0_0123456789abcdef.json"), "{}").expect("report");
+    let (status, log) = root.once();
+    assert!(status.success(), "{log}");
+    assert_eq!(
+        lines_with(
+            &log,
+            "missing or empty but the reports folder holds reports"
+        )
+        .len(),
+        1,
+        "{log}"
+    );
+}
+
+/// A folder where `package`'s JSON report must go, so writing its reports fails.
+fn block_reports_of(root: &Root, package: &ZipBuilder, name: &str) {
+    let hash = sha256_hex(&package.bytes());
+    let target = root
+        .path("reports")
+        .join(format!("{name}_1.0.0.0_{}.json", &hash[..16]));
+    std::fs::create_dir_all(target.join("blocker")).expect("blocking folder");
+}
+
+#[test]
+fn a_package_that_cannot_be_recorded_makes_watch_once_fail() {
+    let root = Root::new("", WATCH_DROP, None);
+    let package = named("Blocked");
+    block_reports_of(&root, &package, "Blocked");
+    package.write(&root.path("drop"), "Blocked.zip");
+    let (status, log) = root.once();
+    assert_eq!(status.code(), Some(1), "a cron job notices: {log}");
+    assert!(log.contains("cannot write report"), "{log}");
+    assert_eq!(
+        root.rows("processed"),
+        0,
+        "nothing recorded without its reports"
+    );
+}
+
+#[test]
+fn healthz_is_unhealthy_while_reports_cannot_be_written() {
+    let address = support::daemon::free_address();
+    let root = Root::new("", WATCH_DROP, Some(address));
+    let daemon = root.start();
+    let healthy = support::daemon::http_get(address, "/healthz").expect("healthz");
+    assert_eq!(healthy.0, 200);
+    let package = named("Blocked");
+    block_reports_of(&root, &package, "Blocked");
+    package.write(&root.path("drop"), "Blocked.zip");
+    daemon.wait_for(30, || {
+        support::daemon::http_get(address, "/healthz").is_some_and(|(code, _)| code == 503)
+    });
+    let (_, body) = support::daemon::http_get(address, "/healthz").expect("healthz");
+    assert!(body.contains("cannot write report"), "{body}");
+    std::fs::remove_dir_all(root.path("reports").join(format!(
+        "Blocked_1.0.0.0_{}.json",
+        &sha256_hex(&package.bytes())[..16]
+    )))
+    .expect("unblock");
+    daemon.wait_for(60, || {
+        support::daemon::http_get(address, "/healthz").is_some_and(|(code, _)| code == 200)
+    });
+    assert!(
+        root.report_for("Blocked").is_some(),
+        "retried once writes work again"
+    );
+}
+
+// --- Status server limits ------------------------------------------------------------------------
+
+#[test]
+fn a_status_token_guards_status_and_metrics_but_not_healthz() {
+    use support::daemon::{free_address, http_get, http_get_with};
+    let address = free_address();
+    let mut root = Root::new(
+        "status_token = \"${SOLGUARD_TEST_STATUS_TOKEN}\"",
+        WATCH_DROP,
+        Some(address),
+    );
+    root.env.push((
+        "SOLGUARD_TEST_STATUS_TOKEN".into(),
+        "s3cr3t-status-token".into(),
+    ));
+    let daemon = root.start();
+    for path in ["/status", "/metrics"] {
+        assert_eq!(http_get(address, path).map(|r| r.0), Some(401), "{path}");
+        let wrong = http_get_with(address, path, "Authorization: Bearer guess\r\n");
+        assert_eq!(wrong.map(|r| r.0), Some(401), "{path} with a wrong token");
+        let right = http_get_with(
+            address,
+            path,
+            "Authorization: Bearer s3cr3t-status-token\r\n",
+        );
+        assert_eq!(right.map(|r| r.0), Some(200), "{path} with the token");
+    }
+    assert_eq!(http_get(address, "/healthz").map(|r| r.0), Some(200));
+    assert!(
+        !daemon.log().contains("s3cr3t-status-token"),
+        "the token never reaches the log"
+    );
+}
+
+#[test]
+fn idle_connections_to_the_status_server_neither_exhaust_it_nor_stop_packages() {
+    use std::io::Read;
+    use support::daemon::{free_address, http_get};
+    let address = free_address();
+    let root = Root::new("status_max_connections = 16", WATCH_DROP, Some(address));
+    let daemon = root.start();
+    // Far more idle connections than the cap: the excess is closed at once.
+    let idle: Vec<std::net::TcpStream> = (0..400)
+        .filter_map(|_| std::net::TcpStream::connect(address).ok())
+        .collect();
+    assert!(idle.len() > 100, "connections opened: {}", idle.len());
+    named("StillProcessed").write(&root.path("drop"), "StillProcessed.zip");
+    daemon.wait_for(30, || root.report_for("StillProcessed").is_some());
+    assert!(!daemon.log().contains("disappeared"), "{}", daemon.log());
+    // A client that sends no request headers is cut off after the header timeout.
+    let mut silent = idle.into_iter().next().expect("one connection");
+    silent
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let started = Instant::now();
+    let mut byte = [0u8; 1];
+    let read = silent.read(&mut byte);
+    assert!(
+        matches!(read, Ok(0)) || read.is_err() && started.elapsed() < Duration::from_secs(25),
+        "the silent connection is closed: {read:?} after {:?}",
+        started.elapsed()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "within the header timeout"
+    );
+    // With the idle connections gone, the server answers again.
+    daemon.wait_for(30, || {
+        http_get(address, "/healthz").is_some_and(|r| r.0 == 200)
+    });
+}

@@ -171,7 +171,7 @@ fn url_problem(url: &str) -> Option<&'static str> {
 
 impl Checker<'_> {
     /// A string with `${VAR}` expanded; a missing variable is a problem at this value.
-    fn secret_string(&mut self, value: &Value<'_>, key: &str) -> Option<String> {
+    pub(super) fn secret_string(&mut self, value: &Value<'_>, key: &str) -> Option<String> {
         let text = self.string(value, key)?;
         match expand_env(&text) {
             Ok(expanded) => Some(expanded),

@@ -32,6 +32,10 @@ pub struct DaemonSettings {
     pub poll_interval: Duration,
     /// Status server address; `None` turns it off.
     pub status: Option<SocketAddr>,
+    /// Bearer token `/status` and `/metrics` require (`/healthz` stays open).
+    pub status_token: Option<super::Secret>,
+    /// Connections the status server serves at once; more are closed at once.
+    pub status_max_connections: usize,
     /// Evaluate already-seen packages again when the policy set changes.
     pub recheck_on_policy_change: bool,
     /// How long shutdown waits for in-flight packages.
@@ -50,6 +54,8 @@ impl DaemonSettings {
             rescan: Duration::from_secs(60),
             poll_interval: Duration::from_secs(2),
             status: DEFAULT_STATUS.parse().ok(),
+            status_token: None,
+            status_max_connections: 256,
             recheck_on_policy_change: false,
             shutdown_grace: Duration::from_secs(30),
         }
@@ -203,6 +209,24 @@ impl Checker<'_> {
                         daemon.recheck_on_policy_change = flag;
                     }
                 }
+                "status_token" => {
+                    if let Some(token) = self.secret_string(value, &name) {
+                        if token.is_empty() {
+                            self.problem(&value.span(), &name, "the token is empty (is the variable set?)");
+                        } else {
+                            daemon.status_token = Some(super::Secret::new(token));
+                        }
+                    }
+                }
+                "status_max_connections" => {
+                    if let Some(n) = self.whole(value, &name, "connections") {
+                        if n == 0 {
+                            self.problem(&value.span(), &name, "at least 1");
+                        } else {
+                            daemon.status_max_connections = n as usize;
+                        }
+                    }
+                }
                 "status" => match self.string(value, &name) {
                     Some(text) if text == "off" => daemon.status = None,
                     Some(text) => match text.parse::<SocketAddr>() {
@@ -218,7 +242,7 @@ impl Checker<'_> {
                 _ => self.problem(
                     &key.span(),
                     &name,
-                    "unknown key (expected reports, history, workers, settle_ms, incomplete_timeout_s, rescan_s, poll_interval_ms, shutdown_grace_s, recheck_on_policy_change or status)",
+                    "unknown key (expected reports, history, workers, settle_ms, incomplete_timeout_s, rescan_s, poll_interval_ms, shutdown_grace_s, recheck_on_policy_change, status, status_token or status_max_connections)",
                 ),
             }
         }

@@ -217,7 +217,15 @@ pub async fn run(options: WatchOptions) -> Result<RunSummary, WatchError> {
         },
         ..StatusBoard::default()
     };
-    let shared = Arc::new(Shared::new(store, config.daemon.reports_dir.clone(), board));
+    if let Some(address) = address.filter(|a| !a.ip().is_loopback()) {
+        if config.daemon.status_token.is_none() {
+            tracing::warn!(%address, "The status server listens beyond this machine without a token: anyone who reaches it reads /status and /metrics; set [daemon] status_token");
+        }
+    }
+    let shared = Arc::new(
+        Shared::new(store, config.daemon.reports_dir.clone(), board)
+            .with_status_token(config.daemon.status_token.clone()),
+    );
     shared
         .metrics
         .reloaded(true, Some(&snapshot.policy_sets()), unix_now());
@@ -229,13 +237,19 @@ pub async fn run(options: WatchOptions) -> Result<RunSummary, WatchError> {
         policy_set = snapshot.policies.hash(),
         "solguard watch started"
     );
+    let max_connections = config.daemon.status_max_connections;
     let (snapshots, snapshot_updates) = tokio::sync::watch::channel(Arc::new(snapshot));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let server = listener.map(|listener| {
         if let Ok(local) = listener.local_addr() {
             tracing::info!(address = %local, "Status server listening (/healthz, /metrics, /status)");
         }
-        tokio::spawn(status::serve(listener, Arc::clone(&shared), stopped.clone()))
+        tokio::spawn(status::serve(
+            listener,
+            Arc::clone(&shared),
+            stopped.clone(),
+            max_connections,
+        ))
     });
     let audits = (!options.once).then(|| {
         tokio::spawn(schedule::run(

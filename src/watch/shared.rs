@@ -85,6 +85,8 @@ pub struct Shared {
     /// Why writing reports or the database fails right now (`None` while writes succeed):
     /// `/healthz` answers 503 with it.
     failing: Mutex<Option<String>>,
+    /// The bearer token `/status` and `/metrics` require, if one is configured.
+    status_token: Option<crate::config::Secret>,
 }
 
 /// Locks a mutex, taking over one a panicked thread held: every guarded value here stays
@@ -103,7 +105,20 @@ impl Shared {
             outbox_wake: tokio::sync::Notify::new(),
             reports_dir,
             failing: Mutex::new(None),
+            status_token: None,
         }
+    }
+
+    /// Requires `token` on `/status` and `/metrics`.
+    pub fn with_status_token(mut self, token: Option<crate::config::Secret>) -> Self {
+        self.status_token = token;
+        self
+    }
+
+    pub fn status_token(&self) -> Option<&str> {
+        self.status_token
+            .as_ref()
+            .map(crate::config::Secret::expose)
     }
 
     /// Records that writing failed (`Some(why)`) or works again (`None`).

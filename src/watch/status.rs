@@ -1,16 +1,33 @@
 //! The status HTTP server: `GET /healthz` (alive), `GET /metrics` (Prometheus text format) and
 //! `GET /status` (JSON: folders, recent packages, active policies, last reload).
+//!
+//! A hostile client on the network must not starve the daemon: connections are capped (more
+//! are closed at once, so idle sockets cannot exhaust file descriptors), a client has 10 s to
+//! send its request headers, and a connection idle for 60 s is closed. With a bearer token
+//! configured, `/status` and `/metrics` require it (`/healthz` stays open for probes).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
 use axum::extract::State;
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 use super::shared::Shared;
 
@@ -26,23 +43,59 @@ fn router(shared: Arc<Shared>) -> Router {
 /// cannot (packages are then retried, not lost).
 async fn healthz(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
     match shared.failing() {
-        None => (axum::http::StatusCode::OK, "ok\n".to_owned()),
+        None => (StatusCode::OK, "ok\n".to_owned()),
         Some(why) => (
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::SERVICE_UNAVAILABLE,
             format!("unhealthy: {}\n", crate::diagnostic::visible(&why)),
         ),
     }
 }
 
-async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+/// Whether the request carries the configured bearer token (always, without one).
+fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
+    let Some(token) = shared.status_token() else {
+        return true;
+    };
+    headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|given| constant_time_eq(given.as_bytes(), token.as_bytes()))
+}
+
+/// Compares without stopping at the first difference, so timing tells nothing of the token.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn unauthorized() -> axum::response::Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(WWW_AUTHENTICATE, "Bearer")],
+        "a bearer token is required\n",
+    )
+        .into_response()
+}
+
+async fn metrics(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+) -> axum::response::Response {
+    if !authorized(&shared, &headers) {
+        return unauthorized();
+    }
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         shared.metrics.render(),
     )
+        .into_response()
 }
 
-async fn status(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
-    Json(shared.status().clone())
+async fn status(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> axum::response::Response {
+    if !authorized(&shared, &headers) {
+        return unauthorized();
+    }
+    Json(shared.status().clone()).into_response()
 }
 
 /// Binds `address`; the caller reports a bind failure before the daemon starts work.
@@ -50,19 +103,144 @@ pub async fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(address).await
 }
 
-/// Serves until `stop` turns true.
-pub async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
-    let shutdown = async move {
-        while !*stop.borrow() {
-            if stop.changed().await.is_err() {
-                return;
-            }
+/// How long a client has to send its request headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection may stay idle (no bytes either way) before it is closed.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Serves until `stop` turns true, at most `max_connections` connections at once.
+pub async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+    max_connections: usize,
+) {
+    let app = router(shared);
+    let permits = Arc::new(Semaphore::new(max_connections));
+    let mut connections = JoinSet::new();
+    let mut refused = 0u64;
+    loop {
+        if *stop.borrow() {
+            break;
         }
-    };
-    if let Err(error) = axum::serve(listener, router(shared))
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
-        tracing::error!(%error, "Status server stopped");
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.changed() => continue,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                // Out of file descriptors, typically: back off rather than spin.
+                tracing::warn!(%error, "Status server cannot accept a connection");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+            refused += 1;
+            if refused.is_power_of_two() {
+                tracing::warn!(
+                    max_connections,
+                    refused,
+                    "Status server at its connection limit; closing new connections"
+                );
+            }
+            drop(stream);
+            continue;
+        };
+        let service = TowerToHyperService::new(app.clone());
+        connections.spawn(async move {
+            let io = TokioIo::new(IdleStream::new(stream, IDLE_TIMEOUT));
+            let served = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(io, service)
+                .await;
+            if let Err(error) = served {
+                tracing::debug!(%error, "Status connection closed");
+            }
+            drop(permit);
+        });
+        while connections.try_join_next().is_some() {}
+    }
+    connections.abort_all();
+}
+
+/// A connection that fails once nothing has moved either way for `idle`.
+struct IdleStream {
+    inner: tokio::net::TcpStream,
+    idle: Duration,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl IdleStream {
+    fn new(inner: tokio::net::TcpStream, idle: Duration) -> Self {
+        Self {
+            inner,
+            idle,
+            deadline: Box::pin(tokio::time::sleep(idle)),
+        }
+    }
+
+    fn moved(&mut self) {
+        let at = tokio::time::Instant::now() + self.idle;
+        self.deadline.as_mut().reset(at);
+    }
+
+    /// `Pending` becomes a timeout error once the connection has been idle too long.
+    fn timed_out(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "idle connection closed",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl AsyncRead for IdleStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        match Pin::new(&mut self.inner).poll_read(cx, buf) {
+            Poll::Ready(result) => {
+                if buf.filled().len() > before {
+                    self.moved();
+                }
+                Poll::Ready(result)
+            }
+            Poll::Pending => self.timed_out(cx),
+        }
+    }
+}
+
+impl AsyncWrite for IdleStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match Pin::new(&mut self.inner).poll_write(cx, data) {
+            Poll::Ready(result) => {
+                self.moved();
+                Poll::Ready(result)
+            }
+            Poll::Pending => match self.timed_out(cx) {
+                Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
+                _ => Poll::Pending,
+            },
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }

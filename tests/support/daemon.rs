@@ -230,10 +230,19 @@ pub fn free_address() -> SocketAddr {
 /// `GET path` over HTTP/1.0 on 127.0.0.1: the status code and body, or `None` when nothing
 /// listens.
 pub fn http_get(address: SocketAddr, path: &str) -> Option<(u16, String)> {
+    http_get_with(address, path, "")
+}
+
+/// [`http_get`] with extra header lines (each ending in `\r\n`).
+pub fn http_get_with(address: SocketAddr, path: &str, headers: &str) -> Option<(u16, String)> {
     assert!(address.ip().is_loopback(), "tests only talk to 127.0.0.1");
     let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: {address}\r\n{headers}\r\n"
+    )
+    .ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     let status = response.split(' ').nth(1)?.parse().ok()?;

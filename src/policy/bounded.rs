@@ -63,8 +63,33 @@ fn pad_checked(text: &mut ImmutableString, len: INT, with: &str, max: usize) -> 
     Ok(())
 }
 
+/// `a + b`, refused before allocating when the result would pass the limits.
+fn concat_checked(a: &str, b: &str, max: usize) -> Checked<ImmutableString> {
+    let size = a.len().saturating_add(b.len());
+    if size > max {
+        return Err(too_large("Length of string"));
+    }
+    produce(size)?;
+    let mut joined = String::with_capacity(size);
+    joined.push_str(a);
+    joined.push_str(b);
+    Ok(joined.into())
+}
+
 /// Registers the checked forms over Rhai's own, with the sandbox's size limits.
 pub(super) fn register(engine: &mut Engine, max_string: usize, max_array: usize) {
+    // Operators on standard types resolve to Rhai's own unless fast operators are off.
+    engine.set_fast_operators(false);
+    engine.register_fn("+", move |a: ImmutableString, b: ImmutableString| {
+        concat_checked(&a, &b, max_string)
+    });
+    engine.register_fn(
+        "+=",
+        move |a: &mut ImmutableString, b: ImmutableString| -> Checked<()> {
+            *a = concat_checked(a, &b, max_string)?;
+            Ok(())
+        },
+    );
     engine.register_fn(
         "replace",
         move |text: &mut ImmutableString, find: &str, with: &str| {

@@ -786,3 +786,53 @@ fn idle_connections_to_the_status_server_neither_exhaust_it_nor_stop_packages() 
         http_get(address, "/healthz").is_some_and(|r| r.0 == 200)
     });
 }
+
+// --- The bytes hashed are the bytes evaluated ------------------------------------------------------
+
+/// How many `processed` rows carry this content hash.
+fn processed_rows_of(root: &Root, hash: &str) -> i64 {
+    let db = rusqlite::Connection::open(root.path("state/history.db")).expect("open db");
+    db.query_row(
+        "SELECT COUNT(*) FROM processed WHERE sha256 = ?1",
+        [hash],
+        |r| r.get(0),
+    )
+    .expect("count rows")
+}
+
+#[test]
+fn a_package_swapped_or_deleted_after_hashing_is_never_judged_under_the_old_hash() {
+    // The daemon waits between hashing a package and reading it, so the test can act there.
+    let mut root = Root::new("", WATCH_DROP, None);
+    root.env
+        .push(("SOLGUARD_TEST_READ_DELAY_MS".into(), "1500".into()));
+    let daemon = root.start();
+    let first = named("FirstRelease");
+    let second = failing("SecondRelease");
+    let (first_hash, second_hash) = (sha256_hex(&first.bytes()), sha256_hex(&second.bytes()));
+    first.write(&root.path("drop"), "release.zip");
+    std::thread::sleep(Duration::from_millis(1200));
+    // Renamed over the file the daemon has hashed but not read yet.
+    let staged = second.write(&root.path("."), "staged.zip");
+    std::fs::rename(&staged, root.path("drop/release.zip")).expect("swap");
+    daemon.wait_for(30, || root.report_for("SecondRelease").is_some());
+    assert_eq!(
+        processed_rows_of(&root, &first_hash),
+        0,
+        "the first bytes were never evaluated, so nothing is recorded under their hash"
+    );
+    assert_eq!(processed_rows_of(&root, &second_hash), 1);
+    let report = root.report_for("SecondRelease").expect("report");
+    assert_eq!(report["packages"][0]["sha256"], second_hash.as_str());
+    assert!(root.report_for("FirstRelease").is_none());
+
+    // Deleted in the same window: no verdict at all, not a permanent failure.
+    let third = named("ThirdRelease");
+    let third_hash = sha256_hex(&third.bytes());
+    third.write(&root.path("drop"), "gone.zip");
+    std::thread::sleep(Duration::from_millis(1200));
+    std::fs::remove_file(root.path("drop/gone.zip")).expect("delete");
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(processed_rows_of(&root, &third_hash), 0, "{}", daemon.log());
+    assert!(root.report_for("ThirdRelease").is_none());
+}

@@ -13,7 +13,7 @@ use serde_json::Value;
 use support::daemon::Root;
 use support::ZipBuilder;
 
-const HOSTILE: [(&str, &str); 10] = [
+const HOSTILE: [(&str, &str); 11] = [
     ("loops", "let n = 0; loop { n += 1; }"),
     ("recurses", "down(0)"),
     ("huge-string", "let s = \"x\"; loop { s += s; }"),
@@ -34,6 +34,11 @@ const HOSTILE: [(&str, &str); 10] = [
         "let a = \"\"; a.pad(60000000, \"a\"); let b = \"\"; b.pad(60000000, \"b\"); let c = \"\"; c.pad(60000000, \"c\"); let d = \"\"; d.pad(60000000, \"d\"); let e = \"\"; e.pad(60000000, \"e\"); let f = \"\"; f.pad(60000000, \"f\");",
     ),
     ("array-pad", "let a = []; a.pad(2000000000, 0);"),
+    // One split of a 60 MB string into 60 million one-letter strings.
+    (
+        "split-bomb",
+        "let s = \"\"; s.pad(60000000, \"a\"); let parts = s.split(\"\");",
+    ),
     // Copies of one large string, each within the limit, past the ceiling together.
     (
         "many-copies",

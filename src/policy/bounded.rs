@@ -1,8 +1,9 @@
 //! Built-ins that grow data, checked *before* they allocate. Rhai checks a string's or an
 //! array's size after each call, so one `pad` or `replace` could allocate gigabytes before
 //! the limit is seen (and run long past the time budget, since a built-in cannot be stopped
-//! mid-call). These replacements compute the size of the result first and refuse, as a
-//! `policy-error`, what would exceed the sandbox limits.
+//! mid-call). These replacements (`pad`, `replace`, `split`, `+` and `+=` on strings and
+//! arrays) compute the size of the result first and refuse, as a `policy-error`, what would
+//! exceed the sandbox limits or the run's data ceiling.
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Position, INT};
 
@@ -76,6 +77,29 @@ fn concat_checked(a: &str, b: &str, max: usize) -> Checked<ImmutableString> {
     Ok(joined.into())
 }
 
+/// The bytes a split into `pieces` strings holds, roughly: each piece is a string value.
+fn pieces_size(pieces: usize, text_len: usize) -> usize {
+    pieces
+        .saturating_mul(std::mem::size_of::<Dynamic>() + std::mem::size_of::<ImmutableString>())
+        .saturating_add(text_len)
+}
+
+fn split_checked(text: &str, separator: &str, max_array: usize) -> Checked<Array> {
+    let pieces = if separator.is_empty() {
+        text.chars().count() + 2
+    } else {
+        text.matches(separator).count() + 1
+    };
+    if pieces > max_array {
+        return Err(too_large("Size of array"));
+    }
+    produce(pieces_size(pieces, text.len()))?;
+    Ok(text
+        .split(separator)
+        .map(|piece| Dynamic::from(ImmutableString::from(piece)))
+        .collect())
+}
+
 /// Registers the checked forms over Rhai's own, with the sandbox's size limits.
 pub(super) fn register(engine: &mut Engine, max_string: usize, max_array: usize) {
     // Operators on standard types resolve to Rhai's own unless fast operators are off.
@@ -132,6 +156,31 @@ pub(super) fn register(engine: &mut Engine, max_string: usize, max_array: usize)
             pad_checked(text, len, with, max_string)
         },
     );
+    engine.register_fn("split", move |text: &str, separator: &str| {
+        split_checked(text, separator, max_array)
+    });
+    engine.register_fn("split", move |text: &str, separator: char| {
+        split_checked(text, separator.encode_utf8(&mut [0; 4]), max_array)
+    });
+    engine.register_fn("+", move |a: Array, b: Array| -> Checked<Array> {
+        let len = a.len().saturating_add(b.len());
+        if len > max_array {
+            return Err(too_large("Size of array"));
+        }
+        produce(len.saturating_mul(std::mem::size_of::<Dynamic>()))?;
+        let mut joined = a;
+        joined.extend(b);
+        Ok(joined)
+    });
+    engine.register_fn("+=", move |a: &mut Array, b: Array| -> Checked<()> {
+        let len = a.len().saturating_add(b.len());
+        if len > max_array {
+            return Err(too_large("Size of array"));
+        }
+        produce(b.len().saturating_mul(std::mem::size_of::<Dynamic>()))?;
+        a.extend(b);
+        Ok(())
+    });
     engine.register_fn(
         "pad",
         move |array: &mut Array, len: INT, item: Dynamic| -> Checked<()> {

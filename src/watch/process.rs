@@ -39,6 +39,22 @@ pub enum Outcome {
     Failed(String),
 }
 
+/// Widens the window between hashing a package and reading it when
+/// `SOLGUARD_TEST_READ_DELAY_MS` is set, so tests can swap or delete the file in it; the race
+/// it opens happens in real drop folders, only rarer.
+fn pause_between_hash_and_read() {
+    static DELAY: std::sync::OnceLock<Option<Duration>> = std::sync::OnceLock::new();
+    let delay = DELAY.get_or_init(|| {
+        std::env::var("SOLGUARD_TEST_READ_DELAY_MS")
+            .ok()
+            .and_then(|ms| ms.parse().ok())
+            .map(Duration::from_millis)
+    });
+    if let Some(delay) = delay {
+        std::thread::sleep(*delay);
+    }
+}
+
 /// What reading a package led to.
 enum Read {
     Evaluated(Box<Finished>),
@@ -83,6 +99,7 @@ impl Job<'_> {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Outcome::Gone,
             Err(error) => return Outcome::Failed(format!("{}: {error}", path.display())),
         };
+        pause_between_hash_and_read();
         let mut pipeline = self
             .snapshot
             .policies

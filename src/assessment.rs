@@ -72,11 +72,10 @@ pub struct AssessmentSummary {
 }
 
 impl Assessment {
-    /// The assessment of `package` (read from `path`) with these findings, not yet accepted or
-    /// judged: [`Assessment::judged`] sets the verdict.
+    /// The assessment of `package` (read from `path`), not yet judged: [`Assessment::judged`]
+    /// sets the findings and the verdict.
     pub fn of_package(path: PathBuf, package: &Package, policy_set: &str) -> Self {
         Self {
-            path,
             unique_name: Some(package.unique_name.clone()),
             version: Some(package.version.clone()),
             managed: Some(package.managed),
@@ -84,20 +83,18 @@ impl Assessment {
             exported_at: package.exported_at,
             patch_of: package.parent.as_ref().map(|p| p.unique_name.clone()),
             sha256: package.source.sha256.clone(),
-            verdict: Verdict::Pass,
-            accepted: false,
-            previous_version: None,
-            findings: Vec::new(),
-            data_loss: Vec::new(),
-            stream: None,
-            checked_at: OffsetDateTime::now_utc(),
-            policy_set: policy_set.to_owned(),
+            ..Self::blank(path, policy_set)
         }
     }
 
     /// The assessment of a file that could not be read (or evaluated), with the findings that
     /// say why.
     pub fn unread(path: PathBuf, findings: Vec<Finding>, policy_set: &str) -> Self {
+        Self::blank(path, policy_set).judged(findings)
+    }
+
+    /// An assessment of `path` that knows nothing of a package yet.
+    fn blank(path: PathBuf, policy_set: &str) -> Self {
         Self {
             path,
             unique_name: None,
@@ -116,7 +113,6 @@ impl Assessment {
             checked_at: OffsetDateTime::now_utc(),
             policy_set: policy_set.to_owned(),
         }
-        .judged(findings)
     }
 
     /// Sets the findings and what they add up to: the verdict, and whether the release is

@@ -347,25 +347,26 @@ mod tests {
         lineage.accept(&assessment, &package);
     }
 
+    /// A lineage that accepted `releases`, in order.
+    fn lineage_of(releases: Vec<Package>) -> InRunLineage {
+        let mut lineage = InRunLineage::new();
+        for package in releases {
+            accept(&mut lineage, package);
+        }
+        lineage
+    }
+
     fn version(package: &Option<Arc<Package>>) -> Option<&str> {
         package.as_ref().map(|p| p.version.as_str())
     }
 
     #[test]
     fn twins_are_compared_with_their_own_form() {
-        let mut lineage = InRunLineage::new();
-        accept(
-            &mut lineage,
+        let lineage = lineage_of(vec![
             release("Sol", "1.0.0.0", ManagedState::Unmanaged, &[]),
-        );
-        accept(
-            &mut lineage,
             release("Sol", "1.0.0.0", ManagedState::Managed, &[]),
-        );
-        accept(
-            &mut lineage,
             release("Sol", "1.1.0.0", ManagedState::Unmanaged, &[]),
-        );
+        ]);
         let managed = release("Sol", "1.1.0.0", ManagedState::Managed, &[]);
         let related = lineage.related(&managed).expect("in memory");
         assert_eq!(version(&related.previous), Some("1.0.0.0"));
@@ -380,11 +381,7 @@ mod tests {
 
     #[test]
     fn first_release_of_a_form_has_no_previous_but_knows_the_other_form() {
-        let mut lineage = InRunLineage::new();
-        accept(
-            &mut lineage,
-            release("Sol", "1.0.0.0", ManagedState::Managed, &[]),
-        );
+        let lineage = lineage_of(vec![release("Sol", "1.0.0.0", ManagedState::Managed, &[])]);
         let unmanaged = release("Sol", "1.1.0.0", ManagedState::Unmanaged, &[]);
         let related = lineage.related(&unmanaged).expect("in memory");
         assert!(related.previous.is_none());
@@ -394,27 +391,13 @@ mod tests {
 
     #[test]
     fn a_patch_hangs_off_the_current_base_of_its_form_and_sees_other_patches() {
-        let mut lineage = InRunLineage::new();
-        accept(
-            &mut lineage,
+        let lineage = lineage_of(vec![
             release("Sol", "1.0.0.0", ManagedState::Unmanaged, &[]),
-        );
-        accept(
-            &mut lineage,
             release("Sol", "1.0.0.0", ManagedState::Managed, &[]),
-        );
-        accept(
-            &mut lineage,
             patch("Sol_Patch_a", "1.0.1.0", "Sol", ManagedState::Managed),
-        );
-        accept(
-            &mut lineage,
             patch("Sol_Patch_a", "1.0.1.1", "Sol", ManagedState::Managed),
-        );
-        accept(
-            &mut lineage,
             patch("Sol_Patch_u", "1.0.1.0", "Sol", ManagedState::Unmanaged),
-        );
+        ]);
         let second = patch("Sol_Patch_b", "1.0.2.0", "Sol", ManagedState::Managed);
         let related = lineage.related(&second).expect("in memory");
         let parent = related.parent.as_ref().expect("parent found");
@@ -436,15 +419,10 @@ mod tests {
 
     #[test]
     fn a_roll_up_is_compared_with_the_base_plus_its_patches() {
-        let mut lineage = InRunLineage::new();
-        accept(
-            &mut lineage,
+        let mut lineage = lineage_of(vec![
             release("Sol", "1.0.0.0", ManagedState::Managed, &["con_a"]),
-        );
-        accept(
-            &mut lineage,
             patch("Sol_Patch_a", "1.0.1.0", "Sol", ManagedState::Managed),
-        );
+        ]);
         let roll_up = release("Sol", "1.1.0.0", ManagedState::Managed, &["con_a"]);
         let related = lineage.related(&roll_up).expect("in memory");
         assert_eq!(version(&related.previous), Some("1.0.0.0"));
@@ -472,15 +450,10 @@ mod tests {
 
     #[test]
     fn a_patch_of_a_patch_finds_the_patch_as_parent() {
-        let mut lineage = InRunLineage::new();
-        accept(
-            &mut lineage,
+        let lineage = lineage_of(vec![
             release("Sol", "1.0.0.0", ManagedState::Managed, &[]),
-        );
-        accept(
-            &mut lineage,
             patch("Sol_Patch_a", "1.0.1.0", "Sol", ManagedState::Managed),
-        );
+        ]);
         let nested = patch(
             "Sol_Patch_b",
             "1.0.1.1",

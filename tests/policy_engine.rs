@@ -320,6 +320,7 @@ fn check(pkg, context) {
             version: "9.2.24102.194".into(),
         }],
         waivers: Vec::new(),
+        environments: Vec::new(),
     };
     let findings = evaluate(&policies, settings, &new, Some(&old));
     let codes = |code: &str| findings.iter().filter(|f| f.code == code).count();

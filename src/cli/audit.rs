@@ -29,6 +29,10 @@ pub struct AuditArgs {
     /// Target environment as NAME=VERSION, or a bare VERSION; repeatable.
     #[arg(long = "target", value_name = "NAME=VERSION")]
     targets: Vec<String>,
+    /// Environment snapshot (JSON of the installed solutions, see README); repeatable. The
+    /// environment is also a target (its platform version).
+    #[arg(long = "environment", value_name = "FILE")]
+    environments: Vec<PathBuf>,
     /// History database: caches parsed packages, so unchanged files are not read again.
     #[arg(long)]
     history: Option<PathBuf>,
@@ -68,6 +72,7 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
         args.config.as_deref(),
         args.policies.as_deref(),
         &args.targets,
+        &args.environments,
     )?;
     let mut pipeline = rules.pipeline(settings);
     let open = |path: &PathBuf| HistoryStore::open(path).map(std::sync::Mutex::new);

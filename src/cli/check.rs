@@ -10,7 +10,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 
 use solguard::alert::{alert_for, deliver_due, outbox_rows};
-use solguard::config::{Config, EvalSettings, Target};
+use solguard::config::{Config, Environment, EvalSettings, Target};
 use solguard::history::HistoryStore;
 use solguard::package::{discover, ReadAhead, ReadLimits, ReadResult};
 use solguard::pipeline::order::{names_a_folder, read_in_order};
@@ -33,6 +33,10 @@ pub struct CheckArgs {
     /// Target environment as NAME=VERSION, or a bare VERSION; repeatable.
     #[arg(long = "target", value_name = "NAME=VERSION")]
     targets: Vec<String>,
+    /// Environment snapshot (JSON of the installed solutions, see README); repeatable. The
+    /// environment is also a target (its platform version).
+    #[arg(long = "environment", value_name = "FILE")]
+    environments: Vec<PathBuf>,
     /// History database (SQLite): previous releases are read from it and results recorded to it.
     #[arg(long)]
     history: Option<PathBuf>,
@@ -81,6 +85,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         args.config.as_deref(),
         args.policies.as_deref(),
         &args.targets,
+        &args.environments,
     )?;
     let mut pipeline = rules.pipeline(settings);
     let store = args
@@ -115,6 +120,7 @@ pub(super) fn load_rules(
     config: Option<&std::path::Path>,
     policies: Option<&std::path::Path>,
     targets: &[String],
+    environments: &[PathBuf],
 ) -> anyhow::Result<(Config, Rules, EvalSettings)> {
     let config = match config {
         Some(path) => Config::load(path)?,
@@ -126,6 +132,9 @@ pub(super) fn load_rules(
         let target = parse_target(text)?;
         settings.targets.retain(|t| t.name != target.name);
         settings.targets.push(target);
+    }
+    for path in environments {
+        settings.add_environment(Environment::load(path)?);
     }
     Ok((config, rules, settings))
 }

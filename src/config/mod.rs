@@ -10,6 +10,7 @@ mod alerts;
 mod audits;
 mod checker;
 mod daemon;
+mod environment;
 mod settings;
 
 use std::path::{Path, PathBuf};
@@ -30,6 +31,7 @@ pub use alerts::{
 pub use audits::AuditConfig;
 use checker::Checker;
 pub use daemon::{DaemonSettings, Disposition, WatchFolder, DEFAULT_STATUS};
+pub use environment::{Environment, EnvironmentError, InstalledPublisher, InstalledSolution};
 pub use settings::{EvalSettings, ReleaseOrder, ReportFormat, RuleSettings, Target, Waiver};
 
 /// The shipped `config.toml`, used by `solguard watch` when no config file exists.

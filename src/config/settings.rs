@@ -29,6 +29,18 @@ pub struct EvalSettings {
     pub rules: BTreeMap<String, RuleSettings>,
     pub targets: Vec<Target>,
     pub waivers: Vec<Waiver>,
+    /// Target environments as their snapshots show them (`context.environments`).
+    pub environments: Vec<super::Environment>,
+}
+
+impl EvalSettings {
+    /// Adds an environment; it is a target too, replacing one of the same name.
+    pub fn add_environment(&mut self, environment: super::Environment) {
+        self.targets.retain(|t| t.name != environment.name);
+        self.targets.push(environment.target());
+        self.environments.retain(|e| e.name != environment.name);
+        self.environments.push(environment);
+    }
 }
 
 /// A waiver: a configured exception that keeps a finding in reports but stops it from failing

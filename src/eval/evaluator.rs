@@ -181,6 +181,10 @@ impl<'a> Evaluator<'a> {
             "targets".into(),
             rhai::serde::to_dynamic(&self.settings.targets).unwrap_or(Dynamic::UNIT),
         );
+        context.insert(
+            "environments".into(),
+            rhai::serde::to_dynamic(&self.settings.environments).unwrap_or(Dynamic::UNIT),
+        );
         context
     }
 
@@ -288,6 +292,10 @@ pub fn policy_set_hash(policies: &PolicySet, settings: &EvalSettings) -> String 
     targets.sort();
     for target in targets {
         hasher.update(target);
+    }
+    for environment in &settings.environments {
+        // What is installed decides environment findings: the whole snapshot counts.
+        hasher.update(format!("\nenvironment {environment:?}"));
     }
     for waiver in &settings.waivers {
         // The origin (file:line) moves with edits elsewhere in the file; what it waives does not.

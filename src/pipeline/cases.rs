@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use super::{InRunLineage, Input, Lineage, Pipeline};
 use crate::assessment::Assessment;
-use crate::config::{EvalSettings, RuleSettings, Target};
+use crate::config::{Environment, EvalSettings, RuleSettings, Target};
 use crate::diagnostic::{Finding, Severity, POLICY_ERROR_CODE};
 use crate::package::{read_package, Package, SolutionVersion};
 use crate::policy::PolicySet;
@@ -47,6 +47,9 @@ struct CaseToml {
     params: toml::Table,
     #[serde(default)]
     targets: BTreeMap<String, String>,
+    /// Environment snapshots (paths relative to the case file) the package is checked against.
+    #[serde(default)]
+    environments: Vec<String>,
     #[serde(default)]
     expect: Vec<Expected>,
 }
@@ -236,7 +239,7 @@ fn run_case(
             ..RuleSettings::default()
         },
     );
-    let settings = EvalSettings {
+    let mut settings = EvalSettings {
         rules,
         targets: case
             .targets
@@ -247,7 +250,14 @@ fn run_case(
             })
             .collect(),
         waivers: Vec::new(),
+        environments: Vec::new(),
     };
+    for path in &case.environments {
+        match Environment::load(&file.base.join(path)) {
+            Ok(environment) => settings.add_environment(environment),
+            Err(error) => return broken(file, &case.name, error.to_string()),
+        }
+    }
     let mut pipeline = Pipeline::new(policies, settings, today);
     let input = Input::package(package.source.path.clone(), package);
     let findings = match pipeline.assess(input, &mut lineage) {

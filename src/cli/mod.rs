@@ -4,6 +4,7 @@
 mod audit;
 mod check;
 mod diff;
+mod environment;
 mod history;
 mod inspect;
 mod output;
@@ -49,6 +50,9 @@ enum Command {
     /// List, explain and test policies.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Save target environments' installed solutions for --environment.
+    #[command(subcommand)]
+    Environment(environment::EnvironmentCommand),
 }
 
 /// How a command prints its result: for people, or as JSON for pipelines.
@@ -72,6 +76,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Audit(args) => audit::run(&args),
         Command::Policy(command) => policy::run(&command),
+        Command::Environment(command) => environment::run(&command),
         Command::Diff(args) => diff::run(&args),
         Command::History(args) => history::run(&args),
         Command::Watch(args) => watch::run_watch(&args, cli.log_format == LogFormat::Human),

@@ -28,8 +28,10 @@ fn snapshot(dir: &Path, name: &str, version: &str, rows: &str) -> String {
     path.to_str().expect("utf-8").to_owned()
 }
 
-fn fit_findings(environment: &str) -> Vec<(String, String)> {
-    let package = corpus().join("pnp-powerplatform-samples/IncidentReporting_1_0_0_4.zip");
+/// `check --format json --fail-on never --environment ENVIRONMENT` on the corpus package at
+/// `package`: the report.
+fn check_with(environment: &str, package: &str) -> Value {
+    let package = corpus().join(package);
     let output = solguard(&[
         "check",
         "--format",
@@ -46,7 +48,15 @@ fn fit_findings(environment: &str) -> Vec<(String, String)> {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    serde_json::from_slice(&output.stdout).expect("JSON report")
+}
+
+/// The `environment-fit` findings on IncidentReporting 1.0.0.4: `(code, message)`.
+fn fit_findings(environment: &str) -> Vec<(String, String)> {
+    let report = check_with(
+        environment,
+        "pnp-powerplatform-samples/IncidentReporting_1_0_0_4.zip",
+    );
     report["packages"][0]["findings"]
         .as_array()
         .expect("findings")
@@ -105,18 +115,7 @@ fn missing_required_solutions_are_named_per_environment() {
 fn the_environment_is_a_target_and_a_broken_snapshot_stops_the_run() {
     let dir = tempfile::tempdir().expect("tmp");
     let old = snapshot(dir.path(), "legacy", "8.2.0.1", "");
-    let package = corpus().join("xrm-ci-framework/Success_1_1_0_0_managed.zip");
-    let output = solguard(&[
-        "check",
-        "--format",
-        "json",
-        "--fail-on",
-        "never",
-        "--environment",
-        &old,
-        package.to_str().expect("utf-8"),
-    ]);
-    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    let report = check_with(&old, "xrm-ci-framework/Success_1_1_0_0_managed.zip");
     let codes: Vec<&str> = report["packages"][0]["findings"]
         .as_array()
         .expect("findings")
@@ -127,6 +126,7 @@ fn the_environment_is_a_target_and_a_broken_snapshot_stops_the_run() {
 
     let broken = dir.path().join("broken.json");
     std::fs::write(&broken, "{\n  \"name\": \"prod\",\n  \"version\": 9\n}").expect("write");
+    let package = corpus().join("xrm-ci-framework/Success_1_1_0_0_managed.zip");
     let output = solguard(&[
         "check",
         "--environment",

@@ -792,6 +792,8 @@ fn idle_connections_to_the_status_server_neither_exhaust_it_nor_stop_packages() 
 /// How many `processed` rows carry this content hash.
 fn processed_rows_of(root: &Root, hash: &str) -> i64 {
     let db = rusqlite::Connection::open(root.path("state/history.db")).expect("open db");
+    db.busy_timeout(Duration::from_secs(5))
+        .expect("busy timeout");
     db.query_row(
         "SELECT COUNT(*) FROM processed WHERE sha256 = ?1",
         [hash],
@@ -815,13 +817,13 @@ fn a_package_swapped_or_deleted_after_hashing_is_never_judged_under_the_old_hash
     // Renamed over the file the daemon has hashed but not read yet.
     let staged = second.write(&root.path("."), "staged.zip");
     std::fs::rename(&staged, root.path("drop/release.zip")).expect("swap");
-    daemon.wait_for(30, || root.report_for("SecondRelease").is_some());
+    // Reports are written before the record commits: wait for the record.
+    daemon.wait_for(30, || processed_rows_of(&root, &second_hash) == 1);
     assert_eq!(
         processed_rows_of(&root, &first_hash),
         0,
         "the first bytes were never evaluated, so nothing is recorded under their hash"
     );
-    assert_eq!(processed_rows_of(&root, &second_hash), 1);
     let report = root.report_for("SecondRelease").expect("report");
     assert_eq!(report["packages"][0]["sha256"], second_hash.as_str());
     assert!(root.report_for("FirstRelease").is_none());

@@ -18,16 +18,6 @@ pub struct Location {
     pub line: u64,
 }
 
-impl Location {
-    /// The same place, inside the package at `package`.
-    pub fn in_package(&self, package: &Arc<str>) -> Self {
-        Self {
-            package: Some(Arc::clone(package)),
-            ..self.clone()
-        }
-    }
-}
-
 impl std::fmt::Display for Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.package {

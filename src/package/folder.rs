@@ -259,7 +259,7 @@ impl Tree<'_> {
         let relative = self.relative(file);
         let context = FileContext::new(self.package, &relative);
         let handle = super::open::open_regular(file)
-            .map_err(|e| context.error(super::zipped::open_error(e)))?;
+            .map_err(|e| context.error(super::open::open_error(e)))?;
         let mut xml = XmlStream::open(handle, context, self.limits)?;
         parse(&mut xml)
     }

@@ -38,7 +38,7 @@ pub use model::{
     PackageWarning, ParentSolution, Publisher, Relationship, RootComponent, Source, SourceKind,
 };
 pub use nested::read_nested;
-pub use open::{is_not_regular, open_regular, special_kind};
+pub use open::{open_regular, special_kind};
 pub use read_ahead::{ReadAhead, ReadResult};
 pub use version::{SolutionVersion, VersionError, MAX_VERSION_PARTS};
 

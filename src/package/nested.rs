@@ -16,7 +16,7 @@ pub fn read_nested(
 ) -> Result<Package, PackageError> {
     let shown = bundle.join(entry);
     let fail = |kind: PackageErrorKind| PackageError::new(&shown, kind);
-    let file = super::open::open_regular(bundle).map_err(|e| fail(super::zipped::open_error(e)))?;
+    let file = super::open::open_regular(bundle).map_err(|e| fail(super::open::open_error(e)))?;
     let mut archive = zip::ZipArchive::new(io::BufReader::new(file))
         .map_err(|e| fail(PackageErrorKind::CorruptZip(e.to_string())))?;
     let mut inner = archive

@@ -7,6 +7,8 @@ use std::fs::{File, FileType, OpenOptions};
 use std::io;
 use std::path::Path;
 
+use super::error::PackageErrorKind;
+
 /// What a special file is, for messages.
 pub fn special_kind(file_type: &FileType) -> &'static str {
     #[cfg(unix)]
@@ -31,18 +33,25 @@ pub fn special_kind(file_type: &FileType) -> &'static str {
     "special file"
 }
 
-/// The error for a path that is not a regular file (kind `InvalidInput`, message saying what
-/// it is).
+/// Why [`open_regular`] refused a path: what it is instead of a regular file.
+#[derive(Debug, thiserror::Error)]
+#[error("it is a {0}, not a regular file")]
+struct NotRegular(&'static str);
+
 fn not_regular(file_type: &FileType) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidInput,
-        format!("it is a {}, not a regular file", special_kind(file_type)),
+        NotRegular(special_kind(file_type)),
     )
 }
 
-/// True for the error [`open_regular`] returns for a special file.
-pub fn is_not_regular(error: &io::Error) -> bool {
-    error.kind() == io::ErrorKind::InvalidInput && error.to_string().contains("not a regular file")
+/// The reader's error for a failed open: a special file says what it is; anything else is an
+/// I/O error.
+pub(crate) fn open_error(error: io::Error) -> PackageErrorKind {
+    match error.get_ref().and_then(|e| e.downcast_ref::<NotRegular>()) {
+        Some(NotRegular(kind)) => PackageErrorKind::SpecialFile((*kind).to_owned()),
+        None => PackageErrorKind::Io(error),
+    }
 }
 
 /// Opens `path` for reading if it is a regular file, never blocking on a FIFO or a device.

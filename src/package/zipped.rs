@@ -19,7 +19,7 @@ use super::error::{NonSolutionKind, PackageError, PackageErrorKind};
 use super::limits::{GuardedRead, ReadLimits};
 use super::manifest::{parse_manifest, Manifest};
 use super::model::{ExportTime, Layout, PackageWarning, Source, SourceKind};
-use super::open::{is_not_regular, open_regular, read_all_at};
+use super::open::{open_error, open_regular, read_all_at};
 use super::pipe;
 use super::xml::{FileContext, XmlStream};
 
@@ -190,18 +190,6 @@ fn hash_at(file: &File) -> io::Result<(String, u64)> {
     let mut hasher = Sha256::new();
     let size = read_all_at(file, |piece| hasher.update(piece))?;
     Ok((hex::encode(hasher.finalize()), size))
-}
-
-/// A failed open: a special file says what it is; anything else is an I/O error.
-pub(crate) fn open_error(error: io::Error) -> PackageErrorKind {
-    if is_not_regular(&error) {
-        let text = error.to_string();
-        let kind = text
-            .trim_start_matches("it is a ")
-            .trim_end_matches(", not a regular file");
-        return PackageErrorKind::SpecialFile(kind.to_owned());
-    }
-    PackageErrorKind::Io(error)
 }
 
 fn hash_file(file: &mut File) -> io::Result<(String, u64)> {

@@ -35,8 +35,7 @@ pub use lineage::{
     StoredLineage,
 };
 pub use publish::{
-    publish_audit, publish_package, record_release, report_formats, Outputs, PipelineError,
-    Published,
+    publish_audit, publish_package, report_formats, Outputs, PipelineError, Published,
 };
 pub use run::{check_packages, solution_histories};
 
@@ -82,10 +81,6 @@ impl Rules {
             });
         }
         Ok(Self { policies })
-    }
-
-    pub fn from_policies(policies: PolicySet) -> Self {
-        Self { policies }
     }
 
     pub fn policies(&self) -> &PolicySet {

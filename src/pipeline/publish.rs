@@ -2,8 +2,7 @@
 //! report files are written first, then its history record, its `processed` row and its queued
 //! alerts commit in one transaction (so a package recorded as processed always has its
 //! reports, and an alert is never lost between evaluation and delivery). For a scheduled
-//! audit, the audit's reports and alerts for its new findings. For `check --history`, the
-//! history record.
+//! audit, the audit's reports and alerts for its new findings.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
@@ -13,7 +12,6 @@ use crate::assessment::Assessment;
 use crate::config::{AlertSinkConfig, Config, ReportFormat};
 use crate::diagnostic::{now_rfc3339, RuleInfo, Verdict};
 use crate::history::{HistoryError, HistoryStore};
-use crate::package::Package;
 use crate::report::{render, report_stem, report_stem_with, write_atomic, RenderOptions, Report};
 
 use super::{solution_histories, Assessed};
@@ -46,15 +44,6 @@ impl PipelineError {
 
 fn locked(store: &Mutex<HistoryStore>) -> std::sync::MutexGuard<'_, HistoryStore> {
     store.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Records a checked package (accepted or not) in the history.
-pub fn record_release(
-    store: &HistoryStore,
-    assessment: &Assessment,
-    package: &Package,
-) -> Result<(), HistoryError> {
-    store.record(assessment, package)
 }
 
 /// The formats a daemon writes: JSON always (first), then the configured ones.

@@ -7,7 +7,7 @@ use crate::history::{HistoryError, HistoryStore};
 use crate::package::ReadResult;
 use crate::report::{Report, SolutionHistory};
 
-use super::{record_release, InRunLineage, Input, Lineage, Pipeline, StoredLineage};
+use super::{InRunLineage, Input, Lineage, Pipeline, StoredLineage};
 
 /// Assesses packages in the order they were read (for example by a
 /// [`crate::package::ReadAhead`] started before the policies were compiled) and reports on
@@ -27,7 +27,7 @@ pub fn check_packages(
             Some(store) => {
                 let assessed = pipeline.assess(input, &mut StoredLineage::new(store))?;
                 if let Some(package) = &assessed.package {
-                    record_release(store, &assessed.assessment, package)?;
+                    store.record(&assessed.assessment, package)?;
                 }
                 assessed
             }

@@ -229,13 +229,19 @@ pub async fn run(options: WatchOptions) -> Result<RunSummary, WatchError> {
     shared
         .metrics
         .reloaded(true, Some(&snapshot.policy_sets()), unix_now());
-    tracing::info!(
-        folders = %config.watches.iter().map(|w| w.path.display().to_string()).collect::<Vec<_>>().join(", "),
-        reports = %config.daemon.reports_dir.display(),
-        history = %config.daemon.history.display(),
-        workers = config.daemon.worker_count(),
-        policy_set = snapshot.policies.hash(),
-        "solguard watch started"
+    let folders = config
+        .watches
+        .iter()
+        .map(|w| w.path.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (reports, history) = (
+        config.daemon.reports_dir.clone(),
+        config.daemon.history.clone(),
+    );
+    let (workers, policy_set) = (
+        config.daemon.worker_count(),
+        snapshot.policies.hash().to_owned(),
     );
     let max_connections = config.daemon.status_max_connections;
     let (snapshots, snapshot_updates) = tokio::sync::watch::channel(Arc::new(snapshot));
@@ -260,6 +266,15 @@ pub async fn run(options: WatchOptions) -> Result<RunSummary, WatchError> {
     });
     let deliverer = tokio::spawn(outbox::run(Arc::clone(&shared), snapshot_updates, stopped));
     let daemon = daemon::Daemon::new(options.source, Arc::clone(&shared), snapshots, options.once);
+    // Said once the folder and rules watchers exist: an edit made after this line is seen.
+    tracing::info!(
+        %folders,
+        reports = %reports.display(),
+        history = %history.display(),
+        workers,
+        %policy_set,
+        "solguard watch started"
+    );
     let summary = daemon.run().await;
     // Every task holds a receiver until it returns, so the stop always reaches them.
     stop.send_replace(true);

@@ -34,6 +34,9 @@ pub struct Assessment {
     /// Version of the release it was compared with (same solution, same form).
     pub previous_version: Option<String>,
     pub findings: Vec<Finding>,
+    /// The verdict against each target environment, in the order the targets are given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub environments: Vec<EnvironmentVerdict>,
     /// What upgrading from what the target holds would delete with its data.
     #[serde(default)]
     pub data_loss: Vec<DataLoss>,
@@ -45,6 +48,14 @@ pub struct Assessment {
     /// Hash of everything that decided the verdict (policies, settings, targets, waivers).
     #[serde(default)]
     pub policy_set: String,
+}
+
+/// A package's verdict against one target environment: from the findings about that
+/// environment and those about the package wherever it goes (fits, warns or fails there).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvironmentVerdict {
+    pub name: String,
+    pub verdict: Verdict,
 }
 
 /// A package's place in its release stream (1-based).
@@ -108,6 +119,7 @@ impl Assessment {
             accepted: false,
             previous_version: None,
             findings: Vec::new(),
+            environments: Vec::new(),
             data_loss: Vec::new(),
             stream: None,
             checked_at: OffsetDateTime::now_utc(),
@@ -121,6 +133,18 @@ impl Assessment {
         self.verdict = Verdict::of(&findings);
         self.accepted = self.unique_name.is_some() && crate::diagnostic::is_accepted(&findings);
         self.findings = findings;
+        self
+    }
+
+    /// Sets the verdict against each of `environments` from the findings.
+    pub fn judged_in(mut self, environments: &[String]) -> Self {
+        self.environments = environments
+            .iter()
+            .map(|name| EnvironmentVerdict {
+                name: name.clone(),
+                verdict: Verdict::of_each(self.findings.iter().filter(|f| f.concerns(name))),
+            })
+            .collect();
         self
     }
 

@@ -110,8 +110,8 @@ ignore = ["con_legacy"]
         }
     );
     let settings = config.eval_for(watch);
-    assert_eq!(settings.targets.len(), 1);
-    assert_eq!(settings.targets[0].version, "9.1.0.0");
+    assert_eq!(settings.targets.targets.len(), 1);
+    assert_eq!(settings.targets.targets[0].version, "9.1.0.0");
     let rule = &settings.rules["data-loss-risk"];
     assert_eq!(rule.severity, Some(Severity::Error));
     assert!(rule.params.contains_key("ignore"));

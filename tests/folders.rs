@@ -41,7 +41,14 @@ fn unpacked_files(manifest: &Manifest) -> Vec<(&'static str, String)> {
         ("WebResources/con_/logo.svg", "<svg/>".into()),
         ("WebResources/con_/logo.svg.data.xml", "<WebResource/>".into()),
         ("WebResources/con_/app.js.data.xml", "<WebResource/>".into()),
-        ("environmentvariabledefinitions/con_ApiUrl/environmentvariabledefinition.xml", "<x/>".into()),
+        (
+            "environmentvariabledefinitions/con_ApiUrl/environmentvariabledefinition.xml",
+            "<environmentvariabledefinition schemaname=\"con_ApiUrl\">\n  <defaultvalue>https://api.contoso.com</defaultvalue>\n  <isrequired>1</isrequired>\n  <type>100000000</type>\n</environmentvariabledefinition>".into(),
+        ),
+        (
+            "environmentvariabledefinitions/con_ApiUrl/environmentvariablevalues.json",
+            r#"{"environmentvariablevalues":{"environmentvariablevalue":{"value":"https://test.contoso.com"}}}"#.into(),
+        ),
     ]
 }
 
@@ -98,6 +105,19 @@ fn unpacked_tree_with_lowercase_manifest_name_is_read_whole() {
     assert_eq!(package.components.get("workflows"), Some(&1));
     assert_eq!(package.components.get("web_resources"), Some(&2));
     assert_eq!(package.components.get("environment_variables"), Some(&1));
+    let variable = &package.environment_variables[0];
+    assert_eq!(variable.schema_name, "con_ApiUrl");
+    assert_eq!(variable.variable_type.as_deref(), Some("text"));
+    assert!(variable.has_default && variable.has_value && variable.required);
+    assert_eq!(
+        &*variable.location.file,
+        "environmentvariabledefinitions/con_ApiUrl/environmentvariabledefinition.xml"
+    );
+    let model = serde_json::to_string(&package).expect("json");
+    assert!(
+        !model.contains("contoso.com"),
+        "values are never kept: {model}"
+    );
 }
 
 #[test]

@@ -6,7 +6,7 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use solguard::config::{EvalSettings, RuleSettings, Target, Waiver};
+use solguard::config::{EvalSettings, RuleSettings, Target, Targets, Waiver};
 use solguard::diagnostic::{Finding, Verdict};
 use solguard::eval::{Evaluator, HistoryEntry, Related};
 use solguard::package::{read_package, Package};
@@ -315,12 +315,14 @@ fn check(pkg, context) {
             },
         )]
         .into(),
-        targets: vec![Target {
-            name: "prod".into(),
-            version: "9.2.24102.194".into(),
-        }],
+        targets: Targets {
+            targets: vec![Target {
+                name: "prod".into(),
+                version: "9.2.24102.194".into(),
+            }],
+            ..Targets::default()
+        },
         waivers: Vec::new(),
-        environments: Vec::new(),
     };
     let findings = evaluate(&policies, settings, &new, Some(&old));
     let codes = |code: &str| findings.iter().filter(|f| f.code == code).count();

@@ -9,8 +9,8 @@ use clap::Args;
 use solguard::audit::{audit, AuditOptions, AuditStores, BaselineOptions};
 use solguard::history::HistoryStore;
 
-use super::check::load_rules;
 use super::output::{write_report, OrderArg, OutputArgs};
+use super::rules::RuleArgs;
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
@@ -20,19 +20,8 @@ pub struct AuditArgs {
     /// Order of releases within a solution's stream.
     #[arg(long, value_enum, default_value_t = OrderArg::Exported)]
     order: OrderArg,
-    /// Configuration file (policy settings, targets, waivers, report formats).
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Folder of extra policies; they override shipped ones by id.
-    #[arg(long)]
-    policies: Option<PathBuf>,
-    /// Target environment as NAME=VERSION, or a bare VERSION; repeatable.
-    #[arg(long = "target", value_name = "NAME=VERSION")]
-    targets: Vec<String>,
-    /// Environment snapshot (JSON of the installed solutions, see README); repeatable. The
-    /// environment is also a target (its platform version).
-    #[arg(long = "environment", value_name = "FILE")]
-    environments: Vec<PathBuf>,
+    #[command(flatten)]
+    rules: RuleArgs,
     /// History database: caches parsed packages, so unchanged files are not read again.
     #[arg(long)]
     history: Option<PathBuf>,
@@ -68,12 +57,7 @@ fn repository_key(dirs: &[PathBuf]) -> String {
 }
 
 pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
-    let (config, rules, settings) = load_rules(
-        args.config.as_deref(),
-        args.policies.as_deref(),
-        &args.targets,
-        &args.environments,
-    )?;
+    let (config, rules, settings) = args.rules.load()?;
     let mut pipeline = rules.pipeline(settings);
     let open = |path: &PathBuf| HistoryStore::open(path).map(std::sync::Mutex::new);
     let cache = args.history.as_ref().map(open).transpose()?;

@@ -6,37 +6,27 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::Args;
 
 use solguard::alert::{alert_for, deliver_due, outbox_rows};
-use solguard::config::{Config, Environment, EvalSettings, Target};
+use solguard::config::Config;
 use solguard::history::HistoryStore;
 use solguard::package::{discover, ReadAhead, ReadLimits, ReadResult};
+use solguard::pipeline::check_packages;
 use solguard::pipeline::order::{names_a_folder, read_in_order};
-use solguard::pipeline::{check_packages, Rules};
 use solguard::report::Report;
 
 use super::output::{write_report, OrderArg, OutputArgs};
+use super::rules::RuleArgs;
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Packages (zip or unpacked folder) or folders to search for packages.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
-    /// Configuration file (policy settings, targets, waivers, report formats).
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Folder of extra policies; they override shipped ones by id.
-    #[arg(long)]
-    policies: Option<PathBuf>,
-    /// Target environment as NAME=VERSION, or a bare VERSION; repeatable.
-    #[arg(long = "target", value_name = "NAME=VERSION")]
-    targets: Vec<String>,
-    /// Environment snapshot (JSON of the installed solutions, see README); repeatable. The
-    /// environment is also a target (its platform version).
-    #[arg(long = "environment", value_name = "FILE")]
-    environments: Vec<PathBuf>,
+    #[command(flatten)]
+    rules: RuleArgs,
     /// History database (SQLite): previous releases are read from it and results recorded to it.
     #[arg(long)]
     history: Option<PathBuf>,
@@ -53,23 +43,6 @@ pub struct CheckArgs {
     output: OutputArgs,
 }
 
-/// `NAME=VERSION`, or a bare `VERSION` that names itself.
-fn parse_target(text: &str) -> anyhow::Result<Target> {
-    let (name, version) = match text.split_once('=') {
-        Some((name, version)) => (name.trim(), version.trim()),
-        None => (text.trim(), text.trim()),
-    };
-    if name.is_empty() {
-        bail!("--target {text:?}: the name is empty");
-    }
-    solguard::package::SolutionVersion::parse(version)
-        .with_context(|| format!("--target {text:?}"))?;
-    Ok(Target {
-        name: name.to_owned(),
-        version: version.to_owned(),
-    })
-}
-
 pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     // Packages named one by one are read while the policies compile; a folder's packages are
     // read in full first, to be put in release order.
@@ -81,12 +54,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
             ReadLimits::default(),
         ))
     };
-    let (config, rules, settings) = load_rules(
-        args.config.as_deref(),
-        args.policies.as_deref(),
-        &args.targets,
-        &args.environments,
-    )?;
+    let (config, rules, settings) = args.rules.load()?;
     let mut pipeline = rules.pipeline(settings);
     let store = args
         .history
@@ -111,32 +79,6 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// The config (or defaults), its rules (with `policies` overriding the configured folder,
-/// compiled with the configured sandbox limits), and its evaluation settings with the
-/// `--target` values applied.
-pub(super) fn load_rules(
-    config: Option<&std::path::Path>,
-    policies: Option<&std::path::Path>,
-    targets: &[String],
-    environments: &[PathBuf],
-) -> anyhow::Result<(Config, Rules, EvalSettings)> {
-    let config = match config {
-        Some(path) => Config::load(path)?,
-        None => Config::default(),
-    };
-    let rules = Rules::load(&config, policies)?;
-    let mut settings = config.eval.clone();
-    for text in targets {
-        let target = parse_target(text)?;
-        settings.targets.retain(|t| t.name != target.name);
-        settings.targets.push(target);
-    }
-    for path in environments {
-        settings.add_environment(Environment::load(path)?);
-    }
-    Ok((config, rules, settings))
 }
 
 /// Queues an alert per package that did not pass for every sink whose route takes it, then

@@ -34,6 +34,42 @@ pub fn run(args: &InspectArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Environment variables and connection references: what a deployment settings file fills in.
+/// Values are never shown, only whether one exists (they can be secrets).
+fn write_configurables(out: &mut impl Write, package: &Package) -> io::Result<()> {
+    let yes_no = |value: bool| if value { "yes" } else { "no" };
+    writeln!(
+        out,
+        "  environment variables: {}",
+        package.environment_variables.len()
+    )?;
+    for variable in &package.environment_variables {
+        writeln!(
+            out,
+            "    {:<40} {:<11} default {:<3} value shipped {:<3}{}",
+            variable.schema_name,
+            variable.variable_type.as_deref().unwrap_or("-"),
+            yes_no(variable.has_default),
+            yes_no(variable.has_value),
+            if variable.required { " required" } else { "" }
+        )?;
+    }
+    writeln!(
+        out,
+        "  connection references: {}",
+        package.connection_references.len()
+    )?;
+    for reference in &package.connection_references {
+        writeln!(
+            out,
+            "    {:<40} {}",
+            reference.logical_name,
+            reference.connector_id.as_deref().unwrap_or("-")
+        )?;
+    }
+    Ok(())
+}
+
 fn write_human(out: &mut impl Write, package: &Package) -> io::Result<()> {
     let or_dash = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".into());
     writeln!(
@@ -162,6 +198,7 @@ fn write_human(out: &mut impl Write, package: &Package) -> io::Result<()> {
         package.option_sets.len() - global
     )?;
     writeln!(out, "  relationships: {}", package.relationships.len())?;
+    write_configurables(out, package)?;
     let counts: Vec<String> = package
         .components
         .iter()

@@ -9,6 +9,7 @@ mod history;
 mod inspect;
 mod output;
 mod policy;
+mod rules;
 mod watch;
 
 use std::process::ExitCode;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use super::checker::{Checker, Value};
-use super::settings::{ReleaseOrder, RuleSettings, Target};
+use super::settings::{ReleaseOrder, RuleSettings, Targets};
 
 /// One scheduled audit.
 #[derive(Debug, Clone)]
@@ -20,7 +20,7 @@ pub struct AuditConfig {
     pub schedule: cron::Schedule,
     pub time_zone: chrono_tz::Tz,
     pub order: ReleaseOrder,
-    pub targets: Vec<Target>,
+    pub targets: Targets,
     pub rules: BTreeMap<String, RuleSettings>,
     /// Sinks told about new findings (`None`: every sink).
     pub alerts: Option<Vec<String>>,
@@ -81,7 +81,7 @@ impl Checker<'_> {
         let (mut name, mut folders, mut schedule) = (None, Vec::new(), None);
         let mut time_zone = chrono_tz::UTC;
         let mut order = ReleaseOrder::Exported;
-        let (mut targets, mut rules, mut alerts) = (Vec::new(), BTreeMap::new(), None);
+        let (mut targets, mut rules, mut alerts) = (Targets::default(), BTreeMap::new(), None);
         let mut schedule_given = false;
         for (field, value) in table {
             let field_key = format!("{key}.{}", field.get_ref());

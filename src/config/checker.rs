@@ -9,9 +9,10 @@ use std::time::Duration;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use super::settings::{RuleSettings, Target, Waiver};
+use super::settings::{RuleSettings, Target, Targets, Waiver};
 use super::RuleSection;
 use super::{Config, ConfigError, ConfigProblem};
+use super::{DeploymentSettings, Environment};
 use crate::diagnostic::{is_kebab_case, line_column, Severity};
 
 pub(super) struct Checker<'t> {
@@ -21,6 +22,8 @@ pub(super) struct Checker<'t> {
     problems: Vec<ConfigProblem>,
     /// Where each `[rules.ID]` section was written, for checks once the policies are known.
     rule_sections: Vec<RuleSection>,
+    /// Files read for the config (environment snapshots, deployment settings).
+    referenced_files: Vec<PathBuf>,
 }
 
 pub(super) type Value<'i> = Spanned<DeValue<'i>>;
@@ -33,6 +36,7 @@ impl<'t> Checker<'t> {
             base: base.to_path_buf(),
             problems: Vec::new(),
             rule_sections: Vec::new(),
+            referenced_files: Vec::new(),
         }
     }
 
@@ -40,6 +44,7 @@ impl<'t> Checker<'t> {
     pub(super) fn finish(self, mut config: Config, origin: &Path) -> Result<Config, ConfigError> {
         if self.problems.is_empty() {
             config.rule_sections = self.rule_sections;
+            config.referenced_files = self.referenced_files;
             Ok(config)
         } else {
             Err(self.into_error(origin))
@@ -185,18 +190,22 @@ impl<'t> Checker<'t> {
         rules
     }
 
-    /// A `targets` table; `prefix` is its key in messages.
-    pub(super) fn targets(&mut self, value: &Value<'_>, prefix: &str) -> Vec<Target> {
-        let mut targets = Vec::new();
+    /// A `targets` table; `prefix` is its key in messages. Each target names a platform
+    /// `version` or an `environment` snapshot (whose version it takes), and optionally the
+    /// `deployment_settings` file for it; both files are read now, so a broken one is a
+    /// problem at its key.
+    pub(super) fn targets(&mut self, value: &Value<'_>, prefix: &str) -> Targets {
+        let mut targets = Targets::default();
         let Some(table) = self.table(value, prefix) else {
             return targets;
         };
         for (name, target) in table {
-            let key = format!("{prefix}.{}", name.get_ref());
+            let name = name.get_ref().to_string();
+            let key = format!("{prefix}.{name}");
             let Some(target_table) = self.table(target, &key) else {
                 continue;
             };
-            let mut version = None;
+            let (mut version, mut environment, mut settings) = (None, None, None);
             for (field, value) in target_table {
                 let field_key = format!("{key}.{}", field.get_ref());
                 match field.get_ref().as_ref() {
@@ -208,22 +217,66 @@ impl<'t> Checker<'t> {
                             }
                         }
                     }
-                    _ => self.problem(&field.span(), &field_key, "unknown key (expected version)"),
+                    "environment" => {
+                        environment = self.referenced(value, &field_key, |path| {
+                            Environment::load(path).map_err(|e| e.to_string())
+                        })
+                    }
+                    "deployment_settings" => {
+                        settings = self.referenced(value, &field_key, |path| {
+                            DeploymentSettings::load(path, &name).map_err(|e| e.to_string())
+                        })
+                    }
+                    _ => self.problem(
+                        &field.span(),
+                        &field_key,
+                        "unknown key (expected version, environment or deployment_settings)",
+                    ),
                 }
             }
-            match version {
-                Some(version) => targets.push(Target {
-                    name: name.get_ref().to_string(),
-                    version,
-                }),
-                None => self.problem(
+            match (version, environment) {
+                (Some(_), Some(_)) => self.problem(
                     &target.span(),
                     &key,
-                    "a target needs a version, e.g. version = \"9.2.24102.194\"",
+                    "give a version or an environment snapshot (which states the version), not both",
                 ),
+                (Some(version), None) => targets.add_target(Target { name, version }),
+                (None, Some(mut environment)) => {
+                    // The config's name is the target's name, whatever the snapshot calls it.
+                    environment.name = name;
+                    targets.add_environment(environment);
+                }
+                (None, None) => self.problem(
+                    &target.span(),
+                    &key,
+                    "a target needs a version (version = \"9.2.24102.194\") or an environment snapshot (environment = \"envs/prod.json\")",
+                ),
+            }
+            if let Some(settings) = settings {
+                targets.add_deployment_settings(settings);
             }
         }
         targets
+    }
+
+    /// A file the config names at `key`, resolved and read with `load`; remembered so the
+    /// daemon reloads when it changes.
+    fn referenced<T>(
+        &mut self,
+        value: &Value<'_>,
+        key: &str,
+        load: impl FnOnce(&Path) -> Result<T, String>,
+    ) -> Option<T> {
+        let text = self.string(value, key)?;
+        let path = self.resolve(&text);
+        self.referenced_files.push(path.clone());
+        match load(&path) {
+            Ok(loaded) => Some(loaded),
+            Err(message) => {
+                self.problem(&value.span(), key, &message);
+                None
+            }
+        }
     }
 
     pub(super) fn waivers(&mut self, value: &Value<'_>, config: &mut Config) {

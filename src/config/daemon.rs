@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::checker::{Checker, Value};
-use super::settings::{ReportFormat, RuleSettings, Target};
+use super::settings::{ReportFormat, RuleSettings, Targets};
 
 /// Status server address when the config names none.
 pub const DEFAULT_STATUS: &str = "127.0.0.1:9464";
@@ -105,7 +105,7 @@ pub struct WatchFolder {
     pub poll: bool,
     pub disposition: Disposition,
     pub rules: BTreeMap<String, RuleSettings>,
-    pub targets: Vec<Target>,
+    pub targets: Targets,
 }
 
 impl Checker<'_> {
@@ -334,7 +334,7 @@ impl Checker<'_> {
             poll: false,
             disposition: Disposition::Leave,
             rules: BTreeMap::new(),
-            targets: Vec::new(),
+            targets: Targets::default(),
         };
         let mut disposition = None;
         let (mut accepted, mut rejected) = ("accepted".to_owned(), "rejected".to_owned());

@@ -10,6 +10,7 @@ mod alerts;
 mod audits;
 mod checker;
 mod daemon;
+mod deployment;
 mod environment;
 mod settings;
 
@@ -31,8 +32,13 @@ pub use alerts::{
 pub use audits::AuditConfig;
 use checker::Checker;
 pub use daemon::{DaemonSettings, Disposition, WatchFolder, DEFAULT_STATUS};
+pub use deployment::{
+    DeploymentSettings, DeploymentSettingsError, SettingConnection, SettingVariable,
+};
 pub use environment::{Environment, EnvironmentError, InstalledPublisher, InstalledSolution};
-pub use settings::{EvalSettings, ReleaseOrder, ReportFormat, RuleSettings, Target, Waiver};
+pub use settings::{
+    EvalSettings, ReleaseOrder, ReportFormat, RuleSettings, Target, Targets, Waiver,
+};
 
 /// The shipped `config.toml`, used by `solguard watch` when no config file exists.
 pub const SHIPPED_CONFIG: &str = include_str!("../../config.toml");
@@ -61,6 +67,9 @@ pub struct Config {
     /// Every `[rules.ID]` section (global, per folder, per audit) with where it was written:
     /// once the policies are loaded, one naming no rule is an error at that place.
     pub rule_sections: Vec<RuleSection>,
+    /// Files the config reads besides itself (environment snapshots, deployment settings):
+    /// the daemon reloads when one changes.
+    pub referenced_files: Vec<PathBuf>,
 }
 
 /// A `[rules.ID]` section as written.
@@ -204,16 +213,13 @@ impl Config {
     fn merged(
         &self,
         rules: &std::collections::BTreeMap<String, RuleSettings>,
-        targets: &[Target],
+        targets: &Targets,
     ) -> EvalSettings {
         let mut settings = self.eval.clone();
         for (id, rule) in rules {
             settings.rules.insert(id.clone(), rule.clone());
         }
-        for target in targets {
-            settings.targets.retain(|t| t.name != target.name);
-            settings.targets.push(target.clone());
-        }
+        settings.targets.apply(targets);
         settings
     }
 }

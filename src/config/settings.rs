@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use time::Date;
 
+use super::{DeploymentSettings, Environment};
 use crate::diagnostic::{Finding, Severity};
 
 /// A configured target environment: policies compare packages against its platform version.
@@ -23,24 +24,70 @@ pub struct RuleSettings {
     pub params: toml::Table,
 }
 
+/// Target environments as a config section (`[targets.NAME]`) or the command line states
+/// them: platform versions, environment snapshots, deployment settings files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Targets {
+    pub targets: Vec<Target>,
+    /// Target environments as their snapshots show them (`context.environments`).
+    pub environments: Vec<Environment>,
+    /// Deployment settings per environment (`context.deployment_settings`).
+    pub deployment_settings: Vec<DeploymentSettings>,
+}
+
+impl Targets {
+    /// Adds or replaces the target of the same name.
+    pub fn add_target(&mut self, target: Target) {
+        self.targets.retain(|t| t.name != target.name);
+        self.targets.push(target);
+    }
+
+    /// Adds an environment; it is a target too, replacing one of the same name.
+    pub fn add_environment(&mut self, environment: Environment) {
+        self.add_target(environment.target());
+        self.environments.retain(|e| e.name != environment.name);
+        self.environments.push(environment);
+    }
+
+    /// Adds the settings file of an environment, replacing one for the same environment.
+    pub fn add_deployment_settings(&mut self, settings: DeploymentSettings) {
+        self.deployment_settings.retain(|s| s.name != settings.name);
+        self.deployment_settings.push(settings);
+    }
+
+    /// Everything in `other` over what is here, name by name.
+    pub fn apply(&mut self, other: &Targets) {
+        for target in &other.targets {
+            self.add_target(target.clone());
+        }
+        for environment in &other.environments {
+            self.environments.retain(|e| e.name != environment.name);
+            self.environments.push(environment.clone());
+        }
+        for settings in &other.deployment_settings {
+            self.add_deployment_settings(settings.clone());
+        }
+    }
+
+    /// The environments a package's fit is judged against, in the order given: every target,
+    /// then settings files for environments that are no target.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.targets.iter().map(|t| t.name.clone()).collect();
+        for settings in &self.deployment_settings {
+            if !names.contains(&settings.name) {
+                names.push(settings.name.clone());
+            }
+        }
+        names
+    }
+}
+
 /// Everything an evaluation needs besides the packages.
 #[derive(Debug, Clone, Default)]
 pub struct EvalSettings {
     pub rules: BTreeMap<String, RuleSettings>,
-    pub targets: Vec<Target>,
+    pub targets: Targets,
     pub waivers: Vec<Waiver>,
-    /// Target environments as their snapshots show them (`context.environments`).
-    pub environments: Vec<super::Environment>,
-}
-
-impl EvalSettings {
-    /// Adds an environment; it is a target too, replacing one of the same name.
-    pub fn add_environment(&mut self, environment: super::Environment) {
-        self.targets.retain(|t| t.name != environment.name);
-        self.targets.push(environment.target());
-        self.environments.retain(|e| e.name != environment.name);
-        self.environments.push(environment);
-    }
 }
 
 /// A waiver: a configured exception that keeps a finding in reports but stops it from failing

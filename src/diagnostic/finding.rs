@@ -23,6 +23,10 @@ pub struct Finding {
     pub message: String,
     pub location: Option<Location>,
     pub hint: Option<String>,
+    /// The target environment the finding is about (`None`: about the package wherever it
+    /// goes); it decides the package's verdict against that environment only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
     /// Set when a waiver in the config covers this finding.
     pub waived: Option<Waived>,
 }
@@ -44,6 +48,7 @@ impl Finding {
             message: message.into(),
             location: None,
             hint: None,
+            environment: None,
             waived: None,
         }
     }
@@ -56,6 +61,12 @@ impl Finding {
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
+    }
+
+    /// Whether it bears on a package's fit for `environment`: it is about that environment, or
+    /// about the package wherever it goes.
+    pub fn concerns(&self, environment: &str) -> bool {
+        self.environment.as_deref().is_none_or(|e| e == environment)
     }
 
     /// Whether it counts against the verdict (no waiver covers it).
@@ -76,8 +87,13 @@ pub enum Verdict {
 impl Verdict {
     /// `fail` with an unwaived error, `warn` with an unwaived warning, else `pass`.
     pub fn of(findings: &[Finding]) -> Self {
+        Self::of_each(findings)
+    }
+
+    /// [`Verdict::of`] over any selection of findings.
+    pub fn of_each<'f>(findings: impl IntoIterator<Item = &'f Finding>) -> Self {
         let worst = findings
-            .iter()
+            .into_iter()
             .filter(|f| f.counts())
             .map(|f| f.severity)
             .max();

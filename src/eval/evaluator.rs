@@ -143,6 +143,7 @@ impl<'a> Evaluator<'a> {
                         message: e.message,
                         location: e.location,
                         hint: e.hint.or_else(|| policy.meta.hint.clone()),
+                        environment: e.environment,
                         waived: None,
                     }
                 })),
@@ -179,11 +180,16 @@ impl<'a> Evaluator<'a> {
         );
         context.insert(
             "targets".into(),
-            rhai::serde::to_dynamic(&self.settings.targets).unwrap_or(Dynamic::UNIT),
+            rhai::serde::to_dynamic(&self.settings.targets.targets).unwrap_or(Dynamic::UNIT),
         );
         context.insert(
             "environments".into(),
-            rhai::serde::to_dynamic(&self.settings.environments).unwrap_or(Dynamic::UNIT),
+            rhai::serde::to_dynamic(&self.settings.targets.environments).unwrap_or(Dynamic::UNIT),
+        );
+        context.insert(
+            "deployment_settings".into(),
+            rhai::serde::to_dynamic(&self.settings.targets.deployment_settings)
+                .unwrap_or(Dynamic::UNIT),
         );
         context
     }
@@ -286,6 +292,7 @@ pub fn policy_set_hash(policies: &PolicySet, settings: &EvalSettings) -> String 
     }
     let mut targets: Vec<String> = settings
         .targets
+        .targets
         .iter()
         .map(|t| format!("\ntarget {}={}", t.name, t.version))
         .collect();
@@ -293,9 +300,13 @@ pub fn policy_set_hash(policies: &PolicySet, settings: &EvalSettings) -> String 
     for target in targets {
         hasher.update(target);
     }
-    for environment in &settings.environments {
+    for environment in &settings.targets.environments {
         // What is installed decides environment findings: the whole snapshot counts.
         hasher.update(format!("\nenvironment {environment:?}"));
+    }
+    for deployment in &settings.targets.deployment_settings {
+        // Only whether each value is filled in is kept, so no secret reaches the hash input.
+        hasher.update(format!("\ndeployment settings {deployment:?}"));
     }
     for waiver in &settings.waivers {
         // The origin (file:line) moves with edits elsewhere in the file; what it waives does not.

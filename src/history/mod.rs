@@ -452,6 +452,8 @@ impl HistoryStore {
                 accepted: row.accepted,
                 previous_version: row.previous_version,
                 findings: serde_json::from_str(&row.findings).map_err(|e| self.corrupt(e))?,
+                // Recorded releases are read back as lineage, not re-judged per environment.
+                environments: Vec::new(),
                 data_loss: Vec::new(),
                 stream: None,
                 checked_at: parse_rfc3339(&row.checked_at),

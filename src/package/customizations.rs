@@ -8,6 +8,9 @@ use std::collections::BTreeMap;
 
 use super::error::{PackageError, PackageErrorKind};
 use super::model::{Attribute, Entity, OptionSet, OptionValue, Relationship};
+use super::variables::{
+    parse_connection_references, parse_inline_variables, ConnectionReference, EnvironmentVariable,
+};
 use super::xml::XmlStream;
 
 /// Components read from one or more files of a package.
@@ -16,6 +19,8 @@ pub(crate) struct Components {
     pub entities: Vec<Entity>,
     pub option_sets: Vec<OptionSet>,
     pub relationships: Vec<Relationship>,
+    pub environment_variables: Vec<EnvironmentVariable>,
+    pub connection_references: Vec<ConnectionReference>,
     /// Counts of other component kinds (`workflows`, `web_resources`, …).
     pub counts: BTreeMap<String, u64>,
 }
@@ -122,6 +127,12 @@ pub(crate) fn parse_customizations(
                     })?
                 }
                 b"EntityRelationships" => parse_relationship_list(xml, empty, into)?,
+                b"connectionreferences" => {
+                    parse_connection_references(xml, empty, &mut into.connection_references)?
+                }
+                b"EnvironmentVariables" => {
+                    parse_inline_variables(xml, empty, &mut into.environment_variables)?
+                }
                 name => match collection_kind(name) {
                     Some(kind) => {
                         let count = count_children(xml, empty)?;

@@ -16,6 +16,9 @@ use super::error::{PackageError, PackageErrorKind};
 use super::limits::ReadLimits;
 use super::manifest::{parse_manifest, Manifest};
 use super::model::{Layout, PackageWarning, Source, SourceKind};
+use super::variables::{
+    parse_definition_file, ships_value, unreadable_values, MAX_VALUES_FILE_BYTES,
+};
 use super::xml::{FileContext, XmlStream};
 
 pub(crate) struct FolderRead {
@@ -62,6 +65,7 @@ pub(crate) fn read_folder(path: &Path, limits: &ReadLimits) -> Result<FolderRead
             parse_customizations(xml, &mut components)
         })?;
         count_export_folders(&mut tree, path, &mut components)?;
+        read_variable_folders(&mut tree, path, &mut components, &mut warnings)?;
         return Ok(FolderRead {
             source: source(path, Layout::ExportFolder, ""),
             manifest,
@@ -117,6 +121,7 @@ pub(crate) fn read_folder(path: &Path, limits: &ReadLimits) -> Result<FolderRead
         }
     }
     count_unpacked_folders(&mut tree, &root_dir, &mut components)?;
+    read_variable_folders(&mut tree, &root_dir, &mut components, &mut warnings)?;
     Ok(FolderRead {
         source: source(path, Layout::Unpacked, root_name),
         manifest,
@@ -264,6 +269,21 @@ impl Tree<'_> {
         parse(&mut xml)
     }
 
+    /// The bytes of a small file, at most `cap` of them (`Ok(None)` past that).
+    fn read_small(&mut self, file: &Path, cap: u64) -> Result<Option<Vec<u8>>, PackageError> {
+        use std::io::Read;
+        self.check_inside(file)?;
+        let context = FileContext::new(self.package, &self.relative(file));
+        let handle = super::open::open_regular(file)
+            .map_err(|e| context.error(super::open::open_error(e)))?;
+        let mut bytes = Vec::new();
+        handle
+            .take(cap + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| context.error(e.into()))?;
+        Ok((bytes.len() as u64 <= cap).then_some(bytes))
+    }
+
     /// Counts `.data.xml` files below `dir` (recursively), one per component.
     fn count_data_files(&mut self, dir: &Path) -> Result<u64, PackageError> {
         let mut count = self.list(dir, Kind::DataXml)?.len() as u64;
@@ -313,6 +333,39 @@ fn count_unpacked_folders(
             let count = tree.list(&dir, Kind::Xml)?.len() as u64;
             components.at_least(kind, count);
         }
+    }
+    Ok(())
+}
+
+/// `environmentvariabledefinitions/<schema>/environmentvariabledefinition.xml` below `root`,
+/// each with whether a current value ships beside it.
+fn read_variable_folders(
+    tree: &mut Tree<'_>,
+    root: &Path,
+    components: &mut Components,
+    warnings: &mut Vec<PackageWarning>,
+) -> Result<(), PackageError> {
+    let Some(dir) = tree.find_dir(root, "environmentvariabledefinitions")? else {
+        return Ok(());
+    };
+    for folder in tree.list(&dir, Kind::Dir)? {
+        let Some(definition) = tree.find_file(&folder, "environmentvariabledefinition.xml")? else {
+            continue;
+        };
+        let Some(mut variable) = tree.parse(&definition, parse_definition_file)? else {
+            continue;
+        };
+        if let Some(values) = tree.find_file(&folder, "environmentvariablevalues.json")? {
+            let relative = tree.relative(&values);
+            match tree.read_small(&values, MAX_VALUES_FILE_BYTES)? {
+                Some(bytes) => match ships_value(&bytes) {
+                    Ok(ships) => variable.has_value = ships,
+                    Err(error) => warnings.push(unreadable_values(&relative, &error)),
+                },
+                None => warnings.push(unreadable_values(&relative, "larger than 1 MiB")),
+            }
+        }
+        components.environment_variables.push(variable);
     }
     Ok(())
 }

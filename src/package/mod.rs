@@ -18,6 +18,7 @@ mod nested;
 mod open;
 mod pipe;
 mod read_ahead;
+mod variables;
 mod version;
 mod xml;
 mod zipped;
@@ -40,6 +41,7 @@ pub use model::{
 pub use nested::read_nested;
 pub use open::{open_regular, special_kind};
 pub use read_ahead::{ReadAhead, ReadResult};
+pub use variables::{variable_type_name, ConnectionReference, EnvironmentVariable};
 pub use version::{SolutionVersion, VersionError, MAX_VERSION_PARTS};
 
 use customizations::Components;
@@ -100,6 +102,14 @@ fn assemble(
     let global_sets = components.option_sets.iter().filter(|s| s.global).count();
     components.at_least("option_sets", global_sets as u64);
     components.at_least("relationships", components.relationships.len() as u64);
+    components.at_least(
+        "environment_variables",
+        components.environment_variables.len() as u64,
+    );
+    components.at_least(
+        "connection_references",
+        components.connection_references.len() as u64,
+    );
     Package {
         source,
         unique_name: manifest.unique_name,
@@ -118,6 +128,8 @@ fn assemble(
         entities: components.entities,
         option_sets: components.option_sets,
         relationships: components.relationships,
+        environment_variables: components.environment_variables,
+        connection_references: components.connection_references,
         components: components.counts,
         warnings,
         location: manifest.location,

@@ -408,6 +408,10 @@ pub struct Package {
     pub entities: Vec<Entity>,
     pub option_sets: Vec<OptionSet>,
     pub relationships: Vec<Relationship>,
+    /// Environment variable definitions (what a deployment settings file must fill in).
+    pub environment_variables: Vec<super::EnvironmentVariable>,
+    /// Connection references (each needs a connection in the target environment).
+    pub connection_references: Vec<super::ConnectionReference>,
     /// Counts of components by kind (`workflows`, `web_resources`, `canvas_apps`, …).
     pub components: BTreeMap<String, u64>,
     pub warnings: Vec<PackageWarning>,

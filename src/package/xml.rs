@@ -530,7 +530,7 @@ impl<'r> XmlStream<'r> {
 }
 
 /// What a failed read of the underlying bytes means: a guard, damaged data, or plain I/O.
-fn read_failure(error: io::Error) -> PackageErrorKind {
+pub(crate) fn read_failure(error: io::Error) -> PackageErrorKind {
     guard_or_damage(&error).unwrap_or(PackageErrorKind::Io(error))
 }
 

@@ -21,6 +21,9 @@ use super::manifest::{parse_manifest, Manifest};
 use super::model::{ExportTime, Layout, PackageWarning, Source, SourceKind};
 use super::open::{open_error, open_regular, read_all_at};
 use super::pipe;
+use super::variables::{
+    parse_definition_file, ships_value, unreadable_values, MAX_VALUES_FILE_BYTES,
+};
 use super::xml::{FileContext, XmlStream};
 
 /// What the zip reader hands to the package assembler.
@@ -154,6 +157,7 @@ fn read_archive(
         "environment_variables",
         count_subfolders(&names, &format!("{root}environmentvariabledefinitions/")),
     );
+    read_variable_files(&mut entries, &names, &root, &mut components, &mut warnings)?;
 
     Ok(ZipRead {
         exported_at,
@@ -324,6 +328,49 @@ fn classify_non_solution(names: &[String]) -> NonSolutionKind {
     NonSolutionKind::Unknown(names.iter().take(8).cloned().collect())
 }
 
+/// Environment variable definitions kept one per folder
+/// (`environmentvariabledefinitions/<schema>/environmentvariabledefinition.xml`), each with
+/// whether a current value ships beside it.
+fn read_variable_files<R: Read + Seek + Send>(
+    entries: &mut EntryReader<'_, R>,
+    names: &[String],
+    root: &str,
+    components: &mut Components,
+    warnings: &mut Vec<PackageWarning>,
+) -> Result<(), PackageError> {
+    let prefix = format!("{root}environmentvariabledefinitions/").to_ascii_lowercase();
+    for name in names {
+        let lower = name.to_ascii_lowercase();
+        let Some(folder) = lower
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix("/environmentvariabledefinition.xml"))
+        else {
+            continue;
+        };
+        if folder.contains('/') {
+            continue;
+        }
+        let Some(mut variable) = entries.parse(name, parse_definition_file)? else {
+            continue;
+        };
+        let values_name = format!(
+            "{}environmentvariablevalues.json",
+            &name[..name.len() - "environmentvariabledefinition.xml".len()]
+        );
+        if let Some(values) = names.iter().find(|n| n.eq_ignore_ascii_case(&values_name)) {
+            match entries.read_small(values, MAX_VALUES_FILE_BYTES)? {
+                Some(bytes) => match ships_value(&bytes) {
+                    Ok(ships) => variable.has_value = ships,
+                    Err(error) => warnings.push(unreadable_values(values, &error)),
+                },
+                None => warnings.push(unreadable_values(values, "larger than 1 MiB")),
+            }
+        }
+        components.environment_variables.push(variable);
+    }
+    Ok(())
+}
+
 /// Number of distinct subfolders directly under `prefix`.
 fn count_subfolders(names: &[String], prefix: &str) -> u64 {
     let mut folders: Vec<&str> = names
@@ -348,11 +395,12 @@ struct EntryReader<'a, R: Read + Seek> {
 }
 
 impl<R: Read + Seek + Send> EntryReader<'_, R> {
-    fn parse<T>(
+    /// Opens entry `name` for reading once every guard accepts it; the read is bounded by the
+    /// entry and package limits. Also returns the size the entry declares.
+    fn open(
         &mut self,
         name: &str,
-        parse: impl FnOnce(&mut XmlStream<'_>) -> Result<T, PackageError>,
-    ) -> Result<T, PackageError> {
+    ) -> Result<(GuardedRead<'_, zip::read::ZipFile<'_, R>>, FileContext, u64), PackageError> {
         let context = FileContext::new(self.path, name);
         let entry = self.archive.by_name(name).map_err(|e| {
             context.error(match e {
@@ -401,14 +449,35 @@ impl<R: Read + Seek + Send> EntryReader<'_, R> {
             }));
         }
         let guarded = GuardedRead::new(entry, self.limits, self.inflated);
-        if declared < self.limits.background_inflate_bytes {
-            let mut xml = XmlStream::open(guarded, context, self.limits)?;
+        Ok((guarded, context, declared))
+    }
+
+    fn parse<T>(
+        &mut self,
+        name: &str,
+        parse: impl FnOnce(&mut XmlStream<'_>) -> Result<T, PackageError>,
+    ) -> Result<T, PackageError> {
+        let limits = self.limits;
+        let (guarded, context, declared) = self.open(name)?;
+        if declared < limits.background_inflate_bytes {
+            let mut xml = XmlStream::open(guarded, context, limits)?;
             return parse(&mut xml);
         }
         std::thread::scope(|scope| {
-            let mut xml = XmlStream::open(pipe::spawn(scope, guarded), context, self.limits)?;
+            let mut xml = XmlStream::open(pipe::spawn(scope, guarded), context, limits)?;
             parse(&mut xml)
         })
+    }
+
+    /// The bytes of a small entry, at most `cap` of them (`Ok(None)` past that).
+    fn read_small(&mut self, name: &str, cap: u64) -> Result<Option<Vec<u8>>, PackageError> {
+        let (guarded, context, _) = self.open(name)?;
+        let mut bytes = Vec::new();
+        guarded
+            .take(cap + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| context.error(super::xml::read_failure(e)))?;
+        Ok((bytes.len() as u64 <= cap).then_some(bytes))
     }
 }
 

@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use super::{InRunLineage, Input, Lineage, Pipeline};
 use crate::assessment::Assessment;
-use crate::config::{Environment, EvalSettings, RuleSettings, Target};
+use crate::config::{DeploymentSettings, Environment, EvalSettings, RuleSettings, Target};
 use crate::diagnostic::{Finding, Severity, POLICY_ERROR_CODE};
 use crate::package::{read_package, Package, SolutionVersion};
 use crate::policy::PolicySet;
@@ -50,6 +50,9 @@ struct CaseToml {
     /// Environment snapshots (paths relative to the case file) the package is checked against.
     #[serde(default)]
     environments: Vec<String>,
+    /// Deployment settings files by environment name (paths relative to the case file).
+    #[serde(default)]
+    deployment_settings: BTreeMap<String, String>,
     #[serde(default)]
     expect: Vec<Expected>,
 }
@@ -241,20 +244,23 @@ fn run_case(
     );
     let mut settings = EvalSettings {
         rules,
-        targets: case
-            .targets
-            .iter()
-            .map(|(name, version)| Target {
-                name: name.clone(),
-                version: version.clone(),
-            })
-            .collect(),
-        waivers: Vec::new(),
-        environments: Vec::new(),
+        ..EvalSettings::default()
     };
+    for (name, version) in &case.targets {
+        settings.targets.add_target(Target {
+            name: name.clone(),
+            version: version.clone(),
+        });
+    }
     for path in &case.environments {
         match Environment::load(&file.base.join(path)) {
-            Ok(environment) => settings.add_environment(environment),
+            Ok(environment) => settings.targets.add_environment(environment),
+            Err(error) => return broken(file, &case.name, error.to_string()),
+        }
+    }
+    for (name, path) in &case.deployment_settings {
+        match DeploymentSettings::load(&file.base.join(path), name) {
+            Ok(loaded) => settings.targets.add_deployment_settings(loaded),
             Err(error) => return broken(file, &case.name, error.to_string()),
         }
     }

@@ -186,11 +186,14 @@ pub struct Assessed {
 /// Evaluates packages under one policy set and one set of settings.
 pub struct Pipeline<'p> {
     evaluator: Evaluator<'p>,
+    /// The target environments each package gets a verdict against.
+    environments: Vec<String>,
 }
 
 impl<'p> Pipeline<'p> {
     pub fn new(policies: &'p PolicySet, settings: EvalSettings, today: time::Date) -> Self {
         Self {
+            environments: settings.targets.names(),
             evaluator: Evaluator::new(policies, settings, today),
         }
     }
@@ -229,7 +232,8 @@ impl<'p> Pipeline<'p> {
                 findings.extend(input.checks);
                 let findings = self.evaluator.waive(&name, "", findings);
                 return Ok(Assessed {
-                    assessment: Assessment::unread(input.path, findings, &policy_set),
+                    assessment: Assessment::unread(input.path, findings, &policy_set)
+                        .judged_in(&self.environments),
                     package: None,
                 });
             }
@@ -240,8 +244,9 @@ impl<'p> Pipeline<'p> {
         let findings = self
             .evaluator
             .waive(&package.unique_name, &package.version, findings);
-        let mut assessment =
-            Assessment::of_package(input.path, &package, &policy_set).judged(findings);
+        let mut assessment = Assessment::of_package(input.path, &package, &policy_set)
+            .judged(findings)
+            .judged_in(&self.environments);
         assessment.previous_version = related.previous.as_ref().map(|p| p.version.clone());
         assessment.data_loss = data_loss(&package, &related);
         tracing::debug!(path = %assessment.path.display(), solution = %package.unique_name, version = %package.version, verdict = %assessment.verdict, "Package checked");

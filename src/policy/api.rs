@@ -33,6 +33,7 @@ pub(crate) fn register(engine: &mut Engine) {
     package_getters!(engine:
         source, unique_name, display_name, description, version, version_error, managed,
         publisher, parent, root_components, missing_dependencies, relationships, components, warnings, location,
+        environment_variables, connection_references,
     );
     // Tables and columns convert field by field, never as a whole list.
     super::entities::register(engine);

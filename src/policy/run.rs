@@ -18,6 +18,8 @@ pub struct Emitted {
     pub hint: Option<String>,
     /// A finding may set its own severity; else the policy's applies.
     pub severity: Option<Severity>,
+    /// The target environment it is about (`f.environment = env.name`).
+    pub environment: Option<String>,
 }
 
 /// Why a policy produced no usable result.
@@ -79,6 +81,7 @@ impl PolicySet {
                 location: None,
                 hint: Some("Report one finding per problem; a policy that returns thousands reports noise, or was written to flood the report.".into()),
                 severity: Some(Severity::Warning),
+                environment: None,
             });
         }
         Ok(emitted)
@@ -176,6 +179,7 @@ fn emitted(value: Dynamic) -> Result<Emitted, String> {
     }
     let message = text(&mut map, "message")?.ok_or("a finding needs a `message`")?;
     let hint = text(&mut map, "hint")?;
+    let environment = text(&mut map, "environment")?;
     let severity = match text(&mut map, "severity")? {
         None => None,
         Some(s) => Some(
@@ -196,6 +200,7 @@ fn emitted(value: Dynamic) -> Result<Emitted, String> {
         location,
         hint,
         severity,
+        environment,
     })
 }
 

@@ -8,7 +8,7 @@ use std::io::{self, Write};
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
-use super::{Assessment, Report};
+use super::{fit_in, fit_word, Assessment, Report};
 use crate::diagnostic::{Finding, Verdict};
 
 const STYLE: &str = r#"
@@ -224,6 +224,35 @@ fn audit_section(report: &Report) -> Markup {
     }
 }
 
+/// Package x environment: fits, warns or fails in each target (words and badge, not colour
+/// alone).
+fn environment_matrix(report: &Report) -> Markup {
+    let environments = report.environments();
+    html! {
+        @if !environments.is_empty() {
+            h2 { "Fit per environment" }
+            table.matrix {
+                thead { tr { th { "Package" } @for name in &environments { th { (name) } } } }
+                tbody {
+                    @for package in &report.packages {
+                        tr {
+                            td { (package_title(package)) }
+                            @for name in &environments {
+                                td {
+                                    @match fit_in(package, name) {
+                                        Some(v) => span.badge.(verdict_class(v)) { (fit_word(v)) },
+                                        None => span.muted { "-" },
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn page(report: &Report) -> Markup {
     let s = &report.summary;
     let verdict = report.verdict();
@@ -280,6 +309,7 @@ fn page(report: &Report) -> Markup {
                                 }
                             }
                         }
+                        (environment_matrix(report))
                         h2 { "Findings" }
                         @for (index, package) in report.packages.iter().enumerate() {
                             (package_section(report, index, package))

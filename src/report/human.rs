@@ -8,7 +8,7 @@ use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
 
-use super::{RenderOptions, Report};
+use super::{fit_in, fit_word, RenderOptions, Report};
 use crate::diagnostic::{visible, Finding, Severity, Verdict};
 
 struct Paint {
@@ -25,13 +25,18 @@ impl Paint {
     }
 
     fn verdict(&self, verdict: Verdict) -> String {
+        let text = format!("{:<4}", verdict.as_str().to_uppercase());
+        self.fit(verdict, &text)
+    }
+
+    /// `text` in the colour of `verdict`, bold.
+    fn fit(&self, verdict: Verdict, text: &str) -> String {
         let color = match verdict {
             Verdict::Pass => AnsiColor::Green,
             Verdict::Warn => AnsiColor::Yellow,
             Verdict::Fail => AnsiColor::Red,
         };
-        let text = format!("{:<4}", verdict.as_str().to_uppercase());
-        self.paint(Style::new().bold().fg_color(Some(color.into())), &text)
+        self.paint(Style::new().bold().fg_color(Some(color.into())), text)
     }
 
     fn severity(&self, severity: Severity, waived: bool) -> String {
@@ -179,6 +184,50 @@ fn write_audit(out: &mut impl Write, paint: &Paint, report: &Report) -> io::Resu
     )
 }
 
+/// Package x environment: whether each package fits, warns or fails in each target.
+fn write_matrix(out: &mut impl Write, paint: &Paint, report: &Report) -> io::Result<()> {
+    let environments = report.environments();
+    if environments.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = report
+        .packages
+        .iter()
+        .map(|p| match (&p.unique_name, &p.version) {
+            (Some(name), Some(version)) => visible(&format!("{name} {version}")).into_owned(),
+            _ => visible(&p.path.display().to_string()).into_owned(),
+        })
+        .collect();
+    let first = names
+        .iter()
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(7);
+    let widths: Vec<usize> = environments
+        .iter()
+        .map(|e| visible(e).chars().count().max(5))
+        .collect();
+    writeln!(out, "fit per environment:")?;
+    let mut header = format!("  {:<first$}", "package");
+    for (name, width) in environments.iter().zip(&widths) {
+        header.push_str(&format!("  {:<width$}", visible(name)));
+    }
+    writeln!(out, "{}", header.trim_end())?;
+    for (package, name) in report.packages.iter().zip(&names) {
+        let mut line = format!("  {name:<first$}");
+        for (environment, width) in environments.iter().zip(&widths) {
+            let cell = match fit_in(package, environment) {
+                Some(verdict) => paint.fit(verdict, &format!("{:<width$}", fit_word(verdict))),
+                None => format!("{:<width$}", "-"),
+            };
+            line.push_str(&format!("  {cell}"));
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
 pub fn write_human(
     out: &mut impl Write,
     report: &Report,
@@ -221,6 +270,7 @@ pub fn write_human(
     for finding in &report.findings {
         write_finding(out, &paint, finding, "")?;
     }
+    write_matrix(out, &paint, report)?;
     write_audit(out, &paint, report)?;
     let s = &report.summary;
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });

@@ -5,7 +5,7 @@
 
 use std::io::{self, Write};
 
-use super::{Assessment, Report};
+use super::{fit_in, fit_word, Assessment, Report};
 use crate::diagnostic::{Finding, Verdict};
 
 /// Escapes text for a Markdown table cell or line: markup characters and HTML are neutralised
@@ -28,12 +28,16 @@ fn escape(text: &str) -> String {
     out
 }
 
-fn verdict_mark(verdict: Verdict) -> &'static str {
+fn verdict_icon(verdict: Verdict) -> &'static str {
     match verdict {
-        Verdict::Pass => "✅ pass",
-        Verdict::Warn => "⚠️ warn",
-        Verdict::Fail => "❌ fail",
+        Verdict::Pass => "✅",
+        Verdict::Warn => "⚠️",
+        Verdict::Fail => "❌",
     }
+}
+
+fn verdict_mark(verdict: Verdict) -> String {
+    format!("{} {verdict}", verdict_icon(verdict))
 }
 
 fn title(package: &Assessment) -> String {
@@ -111,6 +115,34 @@ fn write_data_loss(out: &mut impl Write, package: &Assessment) -> io::Result<()>
             escape(&loss.detail),
             escape(&loss.location.to_string())
         )?;
+    }
+    Ok(())
+}
+
+/// Package x environment: whether each package fits, warns or fails in each target.
+fn write_matrix(out: &mut impl Write, report: &Report) -> io::Result<()> {
+    let environments = report.environments();
+    if environments.is_empty() {
+        return Ok(());
+    }
+    write!(out, "\n| Package |")?;
+    for name in &environments {
+        write!(out, " {} |", escape(name))?;
+    }
+    write!(out, "\n|---|")?;
+    for _ in &environments {
+        write!(out, "---|")?;
+    }
+    writeln!(out)?;
+    for package in &report.packages {
+        write!(out, "| {} |", title(package))?;
+        for name in &environments {
+            let cell = fit_in(package, name).map_or("-".into(), |v| {
+                format!("{} {}", verdict_icon(v), fit_word(v))
+            });
+            write!(out, " {cell} |")?;
+        }
+        writeln!(out)?;
     }
     Ok(())
 }
@@ -231,6 +263,7 @@ pub fn write_markdown(out: &mut impl Write, report: &Report) -> io::Result<()> {
             count(Severity::Info)
         )?;
     }
+    write_matrix(out, report)?;
     for package in &report.packages {
         let (counting, waived): (Vec<&Finding>, Vec<&Finding>) =
             package.findings.iter().partition(|f| f.counts());

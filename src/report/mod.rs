@@ -171,6 +171,24 @@ pub struct Summary {
     pub waived: usize,
 }
 
+/// How a package fits an environment, in the words of the package x environment matrix.
+pub fn fit_word(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Pass => "fits",
+        Verdict::Warn => "warns",
+        Verdict::Fail => "fails",
+    }
+}
+
+/// The package's verdict against `environment`, if it was judged against it.
+pub fn fit_in(package: &Assessment, environment: &str) -> Option<Verdict> {
+    package
+        .environments
+        .iter()
+        .find(|e| e.name == environment)
+        .map(|e| e.verdict)
+}
+
 impl Report {
     pub fn new(policy_set: String, packages: Vec<Assessment>, findings: Vec<Finding>) -> Self {
         let mut summary = Summary {
@@ -240,6 +258,17 @@ impl Report {
         all.sort_by_key(|(_, f)| std::cmp::Reverse(f.severity));
         all.truncate(limit);
         all
+    }
+
+    /// The target environments packages were judged against, in order of first appearance.
+    pub fn environments(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for verdict in self.packages.iter().flat_map(|p| &p.environments) {
+            if !names.contains(&verdict.name.as_str()) {
+                names.push(&verdict.name);
+            }
+        }
+        names
     }
 
     /// The worst verdict of any package (`pass` for an empty report).

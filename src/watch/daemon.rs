@@ -79,6 +79,7 @@ impl Daemon {
             watch_rules(
                 source.file(),
                 snapshot.config.policies_dir.as_deref(),
+                &snapshot.config.referenced_files,
                 &signals,
             )
         };
@@ -269,10 +270,13 @@ impl Daemon {
                 // Anything that changes a verdict: policies, rule settings, targets, waivers.
                 let policies_changed = new.policy_sets() != old.policy_sets();
                 self.rebuild_folders(&new);
-                if new.config.policies_dir != old.config.policies_dir && !self.once {
+                let watched_moved = new.config.policies_dir != old.config.policies_dir
+                    || new.config.referenced_files != old.config.referenced_files;
+                if watched_moved && !self.once {
                     self.rules_watcher = watch_rules(
                         self.source.file(),
                         new.config.policies_dir.as_deref(),
+                        &new.config.referenced_files,
                         &self.signals,
                     );
                 }

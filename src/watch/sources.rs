@@ -176,15 +176,29 @@ impl FolderSource {
 pub fn watch_rules(
     config: Option<&Path>,
     policies: Option<&Path>,
+    referenced: &[PathBuf],
     signals: &Arc<Signals>,
 ) -> Option<RecommendedWatcher> {
     // Event paths are the watched paths joined with names: compare in one (canonical) form.
-    let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let canonical = |p: &Path| {
+        std::fs::canonicalize(p).unwrap_or_else(|_| {
+            // A file replaced by a rename may be missing for a moment: resolve its folder.
+            match (
+                p.parent().and_then(|d| std::fs::canonicalize(d).ok()),
+                p.file_name(),
+            ) {
+                (Some(dir), Some(name)) => dir.join(name),
+                _ => p.to_path_buf(),
+            }
+        })
+    };
     let config_file = config.map(canonical);
     let policies_dir = policies.map(canonical);
+    let referenced: Vec<PathBuf> = referenced.iter().map(|p| canonical(p)).collect();
     let handler_signals = Arc::clone(signals);
     let handler_config = config_file.clone();
     let handler_policies = policies_dir.clone();
+    let handler_referenced = referenced.clone();
     let handler = move |event: notify::Result<notify::Event>| {
         let Ok(event) = event else {
             return;
@@ -200,7 +214,8 @@ pub fn watch_rules(
                 .as_ref()
                 .is_some_and(|dir| path.parent() == Some(dir.as_path()))
                 && path.extension().is_some_and(|e| e == "rhai" || e == "toml");
-            is_config || in_policies
+            let is_referenced = handler_referenced.iter().any(|file| file == path);
+            is_config || in_policies || is_referenced
         });
         if touches {
             handler_signals.config_changed.store(true, Ordering::SeqCst);
@@ -219,7 +234,16 @@ pub fn watch_rules(
         .as_deref()
         .and_then(Path::parent)
         .filter(|p| !p.as_os_str().is_empty());
-    for dir in config_dir.into_iter().chain(policies_dir.as_deref()) {
+    let mut folders: Vec<&Path> = config_dir
+        .into_iter()
+        .chain(policies_dir.as_deref())
+        .collect();
+    for dir in referenced.iter().filter_map(|f| f.parent()) {
+        if !folders.contains(&dir) {
+            folders.push(dir);
+        }
+    }
+    for dir in folders {
         if let Err(error) = watcher.watch(dir, RecursiveMode::NonRecursive) {
             tracing::warn!(folder = %dir.display(), %error, "Cannot watch for rule changes; reload with SIGHUP");
         }

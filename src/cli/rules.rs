@@ -26,7 +26,8 @@ pub struct RuleArgs {
     #[arg(long = "environment", value_name = "FILE")]
     environments: Vec<PathBuf>,
     /// Deployment settings file (`pac solution create-settings` format) as ENVIRONMENT=FILE,
-    /// or a bare FILE for the only target given; repeatable. Checked by the
+    /// or a bare FILE for the only target given; repeatable. `{solution}` in the file name
+    /// (`settings/prod/{solution}.json`) gives one file per solution. Checked by the
     /// `deployment-settings` policy; values are never shown.
     #[arg(long = "deployment-settings", value_name = "[ENVIRONMENT=]FILE")]
     deployment_settings: Vec<String>,
@@ -51,9 +52,8 @@ impl RuleArgs {
         }
         for text in &self.deployment_settings {
             let (name, path) = settings_for(text, &settings.targets.names())?;
-            settings
-                .targets
-                .add_deployment_settings(DeploymentSettings::load(&path, &name)?);
+            let files = DeploymentSettings::load_all(&path, &name)?;
+            settings.targets.set_deployment_settings(&name, files);
         }
         Ok((config, rules, settings))
     }

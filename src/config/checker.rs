@@ -192,8 +192,8 @@ impl<'t> Checker<'t> {
 
     /// A `targets` table; `prefix` is its key in messages. Each target names a platform
     /// `version` or an `environment` snapshot (whose version it takes), and optionally the
-    /// `deployment_settings` file for it; both files are read now, so a broken one is a
-    /// problem at its key.
+    /// `deployment_settings` for it (a file, or a `{solution}` pattern for one file per
+    /// solution); the files are read now, so a broken one is a problem at its key.
     pub(super) fn targets(&mut self, value: &Value<'_>, prefix: &str) -> Targets {
         let mut targets = Targets::default();
         let Some(table) = self.table(value, prefix) else {
@@ -206,6 +206,8 @@ impl<'t> Checker<'t> {
                 continue;
             };
             let (mut version, mut environment, mut settings) = (None, None, None);
+            // A snapshot that failed to load is reported at its key, not as a missing one.
+            let mut names_environment = false;
             for (field, value) in target_table {
                 let field_key = format!("{key}.{}", field.get_ref());
                 match field.get_ref().as_ref() {
@@ -218,13 +220,14 @@ impl<'t> Checker<'t> {
                         }
                     }
                     "environment" => {
+                        names_environment = true;
                         environment = self.referenced(value, &field_key, |path| {
                             Environment::load(path).map_err(|e| e.to_string())
                         })
                     }
                     "deployment_settings" => {
                         settings = self.referenced(value, &field_key, |path| {
-                            DeploymentSettings::load(path, &name).map_err(|e| e.to_string())
+                            DeploymentSettings::load_all(path, &name).map_err(|e| e.to_string())
                         })
                     }
                     _ => self.problem(
@@ -234,26 +237,27 @@ impl<'t> Checker<'t> {
                     ),
                 }
             }
+            if let Some(files) = settings {
+                targets.set_deployment_settings(&name, files);
+            }
             match (version, environment) {
-                (Some(_), Some(_)) => self.problem(
+                (Some(_), _) if names_environment => self.problem(
                     &target.span(),
                     &key,
                     "give a version or an environment snapshot (which states the version), not both",
                 ),
-                (Some(version), None) => targets.add_target(Target { name, version }),
+                (Some(version), _) => targets.add_target(Target { name, version }),
                 (None, Some(mut environment)) => {
                     // The config's name is the target's name, whatever the snapshot calls it.
                     environment.name = name;
                     targets.add_environment(environment);
                 }
+                (None, None) if names_environment => {}
                 (None, None) => self.problem(
                     &target.span(),
                     &key,
                     "a target needs a version (version = \"9.2.24102.194\") or an environment snapshot (environment = \"envs/prod.json\")",
                 ),
-            }
-            if let Some(settings) = settings {
-                targets.add_deployment_settings(settings);
             }
         }
         targets

@@ -16,6 +16,9 @@ use serde::{Deserialize, Serialize};
 pub struct DeploymentSettings {
     /// The target environment the file is for.
     pub name: String,
+    /// The solution the file is for, when it was found by a `{solution}` pattern; `None`: for
+    /// every package checked against the environment.
+    pub solution: Option<String>,
     /// The folder holding the file and its name, as a finding's location cites them.
     pub folder: String,
     pub file: String,
@@ -84,7 +87,88 @@ struct ConnectionRow {
     connector_id: Option<String>,
 }
 
+/// The placeholder in a settings path that stands for a solution's unique name.
+pub const SOLUTION_PLACEHOLDER: &str = "{solution}";
+
+/// The parts of a `{solution}` pattern: its folder and the file name around the placeholder.
+struct Pattern<'p> {
+    folder: &'p Path,
+    prefix: &'p str,
+    suffix: &'p str,
+}
+
+impl<'p> Pattern<'p> {
+    fn of(path: &'p Path) -> Option<Self> {
+        let name = path.file_name()?.to_str()?;
+        let (prefix, suffix) = name.split_once(SOLUTION_PLACEHOLDER)?;
+        Some(Self {
+            folder: path.parent().unwrap_or(Path::new("")),
+            prefix,
+            suffix,
+        })
+    }
+
+    /// The solution a file name stands for, if it matches.
+    fn solution<'n>(&self, file_name: &'n str) -> Option<&'n str> {
+        let inner = file_name
+            .strip_prefix(self.prefix)?
+            .strip_suffix(self.suffix)?;
+        (!inner.is_empty()).then_some(inner)
+    }
+}
+
+/// Whether `file` is a file the config reads: `referenced` itself, or a file its `{solution}`
+/// pattern matches (a settings file added for a new solution counts too).
+pub fn is_referenced_file(referenced: &Path, file: &Path) -> bool {
+    let pattern = referenced;
+    if pattern == file {
+        return true;
+    }
+    let (Some(pattern), Some(name)) = (Pattern::of(pattern), file.file_name()) else {
+        return false;
+    };
+    file.parent() == Some(pattern.folder)
+        && name.to_str().is_some_and(|n| pattern.solution(n).is_some())
+}
+
 impl DeploymentSettings {
+    /// Reads the settings for environment `name` at `path`: one file for every package, or
+    /// with `{solution}` in the file name (`settings/prod/{solution}.json`), every file of
+    /// that folder the pattern matches, each for its solution.
+    pub fn load_all(path: &Path, name: &str) -> Result<Vec<Self>, DeploymentSettingsError> {
+        let Some(pattern) = Pattern::of(path) else {
+            return Ok(vec![Self::load(path, name)?]);
+        };
+        let io = |source| DeploymentSettingsError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let folder = if pattern.folder.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            pattern.folder
+        };
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(folder).map_err(io)? {
+            let file = entry.map_err(io)?.path();
+            let Some(solution) = file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| pattern.solution(n))
+                .map(str::to_owned)
+            else {
+                continue;
+            };
+            if file.is_file() {
+                let mut settings = Self::load(&file, name)?;
+                settings.solution = Some(solution);
+                found.push(settings);
+            }
+        }
+        found.sort_by(|a, b| a.solution.cmp(&b.solution));
+        Ok(found)
+    }
+
     /// Reads the settings file at `path` for the environment `name`.
     pub fn load(path: &Path, name: &str) -> Result<Self, DeploymentSettingsError> {
         let text = std::fs::read_to_string(path).map_err(|source| DeploymentSettingsError::Io {
@@ -136,6 +220,7 @@ impl DeploymentSettings {
             .collect();
         Ok(Self {
             name: name.to_owned(),
+            solution: None,
             folder: origin
                 .parent()
                 .map(|p| p.display().to_string())

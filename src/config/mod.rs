@@ -33,7 +33,8 @@ pub use audits::AuditConfig;
 use checker::Checker;
 pub use daemon::{DaemonSettings, Disposition, WatchFolder, DEFAULT_STATUS};
 pub use deployment::{
-    DeploymentSettings, DeploymentSettingsError, SettingConnection, SettingVariable,
+    is_referenced_file, DeploymentSettings, DeploymentSettingsError, SettingConnection,
+    SettingVariable,
 };
 pub use environment::{Environment, EnvironmentError, InstalledPublisher, InstalledSolution};
 pub use settings::{

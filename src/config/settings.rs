@@ -49,10 +49,11 @@ impl Targets {
         self.environments.push(environment);
     }
 
-    /// Adds the settings file of an environment, replacing one for the same environment.
-    pub fn add_deployment_settings(&mut self, settings: DeploymentSettings) {
-        self.deployment_settings.retain(|s| s.name != settings.name);
-        self.deployment_settings.push(settings);
+    /// Adds the settings files of an environment (all for one path: a file, or those a
+    /// `{solution}` pattern found), replacing those given before for the same environment.
+    pub fn set_deployment_settings(&mut self, environment: &str, files: Vec<DeploymentSettings>) {
+        self.deployment_settings.retain(|s| s.name != environment);
+        self.deployment_settings.extend(files);
     }
 
     /// Everything in `other` over what is here, name by name.
@@ -64,8 +65,20 @@ impl Targets {
             self.environments.retain(|e| e.name != environment.name);
             self.environments.push(environment.clone());
         }
+        let mut environments: Vec<&str> = Vec::new();
         for settings in &other.deployment_settings {
-            self.add_deployment_settings(settings.clone());
+            if !environments.contains(&settings.name.as_str()) {
+                environments.push(&settings.name);
+            }
+        }
+        for environment in environments {
+            let files = other
+                .deployment_settings
+                .iter()
+                .filter(|s| s.name == environment)
+                .cloned()
+                .collect();
+            self.set_deployment_settings(environment, files);
         }
     }
 

@@ -70,6 +70,8 @@ struct Expected {
     rule: Option<String>,
     code: String,
     severity: Option<Severity>,
+    /// The environment the finding is about, when given.
+    environment: Option<String>,
 }
 
 /// A case file's text and how to find the fixtures it names.
@@ -259,8 +261,8 @@ fn run_case(
         }
     }
     for (name, path) in &case.deployment_settings {
-        match DeploymentSettings::load(&file.base.join(path), name) {
-            Ok(loaded) => settings.targets.add_deployment_settings(loaded),
+        match DeploymentSettings::load_all(&file.base.join(path), name) {
+            Ok(loaded) => settings.targets.set_deployment_settings(name, loaded),
             Err(error) => return broken(file, &case.name, error.to_string()),
         }
     }
@@ -270,7 +272,8 @@ fn run_case(
         Ok(assessed) => assessed.assessment.findings,
         Err(error) => return broken(file, &case.name, error.to_string()),
     };
-    // Each expectation takes one finding with its rule and code (and severity, when given);
+    // Each expectation takes one finding with its rule and code (and severity and environment,
+    // when given);
     // the case passes when every expectation is met and no finding is left over.
     let mut unmatched: Vec<&Finding> = findings.iter().collect();
     let mut missing = Vec::new();
@@ -280,6 +283,10 @@ fn run_case(
             f.rule == rule
                 && f.code == expectation.code
                 && expectation.severity.is_none_or(|s| s == f.severity)
+                && expectation
+                    .environment
+                    .as_ref()
+                    .is_none_or(|e| f.environment.as_ref() == Some(e))
         });
         match position {
             Some(index) => {
@@ -289,9 +296,15 @@ fn run_case(
         }
     }
     let passed = missing.is_empty() && unmatched.is_empty();
-    let describe = |rule: &str, code: &str, severity: Option<Severity>| match severity {
-        Some(severity) => format!("{rule}/{code} ({severity})"),
-        None => format!("{rule}/{code}"),
+    let describe = |rule: &str, code: &str, severity: Option<Severity>, at: Option<&String>| {
+        let mut text = format!("{rule}/{code}");
+        if let Some(severity) = severity {
+            text.push_str(&format!(" ({severity})"));
+        }
+        if let Some(environment) = at {
+            text.push_str(&format!(" in {environment}"));
+        }
+        text
     };
     let mut expected: Vec<String> = case
         .expect
@@ -301,12 +314,13 @@ fn run_case(
                 e.rule.as_deref().unwrap_or(&file.policy_id),
                 &e.code,
                 e.severity,
+                e.environment.as_ref(),
             )
         })
         .collect();
     let mut actual: Vec<String> = findings
         .iter()
-        .map(|f| describe(&f.rule, &f.code, Some(f.severity)))
+        .map(|f| describe(&f.rule, &f.code, Some(f.severity), f.environment.as_ref()))
         .collect();
     expected.sort();
     actual.sort();

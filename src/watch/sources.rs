@@ -17,7 +17,7 @@ use notify::event::{AccessKind, EventKind};
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 
 use super::shared::lock;
-use crate::config::WatchFolder;
+use crate::config::{is_referenced_file, WatchFolder};
 
 /// What event handlers tell the daemon loop.
 #[derive(Default)]
@@ -214,7 +214,9 @@ pub fn watch_rules(
                 .as_ref()
                 .is_some_and(|dir| path.parent() == Some(dir.as_path()))
                 && path.extension().is_some_and(|e| e == "rhai" || e == "toml");
-            let is_referenced = handler_referenced.iter().any(|file| file == path);
+            let is_referenced = handler_referenced
+                .iter()
+                .any(|referenced| is_referenced_file(referenced, path));
             is_config || in_policies || is_referenced
         });
         if touches {

@@ -139,6 +139,30 @@ fn names_place(text: &str, config: &Path) -> bool {
 // --- 1. Special files ------------------------------------------------------------------------
 
 #[test]
+fn a_fifo_named_as_config_snapshot_or_settings_is_refused_without_blocking() {
+    let dir = TempDir::new().expect("tmp");
+    let fifo = dir.path().join("pipe.json");
+    mkfifo(&fifo);
+    let package = named("Plain").write(dir.path(), "Plain.zip");
+    let settings = format!("prod={}", path_str(&fifo));
+    for args in [
+        vec!["check", "--config", path_str(&fifo)],
+        vec!["check", "--environment", path_str(&fifo)],
+        vec!["check", "--deployment-settings", settings.as_str()],
+    ] {
+        let mut all = args.clone();
+        all.push(path_str(&package));
+        let run = solguard_within(30, &all);
+        assert_eq!(run.status.code(), Some(2), "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("pipe.json") && run.stderr.contains("named pipe (FIFO)"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
 fn check_reports_a_fifo_and_a_socket_as_special_files_without_blocking() {
     let dir = TempDir::new().expect("tmp");
     let fifo = dir.path().join("pipe.zip");

@@ -171,10 +171,12 @@ impl DeploymentSettings {
 
     /// Reads the settings file at `path` for the environment `name`.
     pub fn load(path: &Path, name: &str) -> Result<Self, DeploymentSettingsError> {
-        let text = std::fs::read_to_string(path).map_err(|source| DeploymentSettingsError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = crate::package::read_text_file(path, super::MAX_CONFIG_FILE_BYTES).map_err(
+            |source| DeploymentSettingsError::Io {
+                path: path.to_path_buf(),
+                source,
+            },
+        )?;
         Self::parse(&text, path, name)
     }
 

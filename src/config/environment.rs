@@ -99,10 +99,12 @@ struct ParentRow {
 impl Environment {
     /// Reads the snapshot at `path`.
     pub fn load(path: &Path) -> Result<Self, EnvironmentError> {
-        let text = std::fs::read_to_string(path).map_err(|source| EnvironmentError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = crate::package::read_text_file(path, super::MAX_CONFIG_FILE_BYTES).map_err(
+            |source| EnvironmentError::Io {
+                path: path.to_path_buf(),
+                source,
+            },
+        )?;
         Self::parse(&text, path)
     }
 

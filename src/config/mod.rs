@@ -41,6 +41,10 @@ pub use settings::{
     EvalSettings, ReleaseOrder, ReportFormat, RuleSettings, Target, Targets, Waiver,
 };
 
+/// The largest config file, environment snapshot or settings file read (a snapshot of an
+/// environment with thousands of solutions is a few MiB).
+pub const MAX_CONFIG_FILE_BYTES: u64 = 64 << 20;
+
 /// The shipped `config.toml`, used by `solguard watch` when no config file exists.
 pub const SHIPPED_CONFIG: &str = include_str!("../../config.toml");
 
@@ -131,10 +135,13 @@ impl Config {
     /// Reads and validates the config file at `path`; relative paths in it are resolved against
     /// its folder.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            crate::package::read_text_file(path, MAX_CONFIG_FILE_BYTES).map_err(|source| {
+                ConfigError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            })?;
         let base = path.parent().unwrap_or(Path::new("."));
         let mut config = Self::parse_in(&text, path, base)?;
         config.path = Some(path.to_path_buf());

@@ -39,7 +39,7 @@ pub use model::{
     PackageWarning, ParentSolution, Publisher, Relationship, RootComponent, Source, SourceKind,
 };
 pub use nested::read_nested;
-pub use open::{open_regular, special_kind};
+pub use open::{open_regular, read_text_file, special_kind};
 pub use read_ahead::{ReadAhead, ReadResult};
 pub use variables::{variable_type_name, ConnectionReference, EnvironmentVariable};
 pub use version::{SolutionVersion, VersionError, MAX_VERSION_PARTS};

@@ -93,3 +93,20 @@ pub fn read_all_at(file: &File, mut sink: impl FnMut(&[u8])) -> io::Result<u64> 
         }
     }
 }
+
+/// The text of a regular file of at most `limit` bytes (config, snapshots, settings files):
+/// a special file or a larger file is an error, never a hang or an unbounded read.
+pub fn read_text_file(path: &Path, limit: u64) -> io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    open_regular(path)?
+        .take(limit + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > limit {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("larger than {} MiB", limit >> 20),
+        ));
+    }
+    Ok(text)
+}

@@ -14,6 +14,9 @@ use super::meta::{line_column, parse_front_matter, PolicyMeta};
 
 static SHIPPED: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/policies");
 
+/// The largest policy script read; real ones are a few KiB.
+const MAX_POLICY_FILE_BYTES: u64 = 4 << 20;
+
 /// Name of the function every policy defines: `fn check(pkg, context)`.
 pub const ENTRY_POINT: &str = "check";
 
@@ -111,10 +114,14 @@ pub fn folder_files(dir: &Path) -> Result<Vec<PolicyFile>, PolicyLoadError> {
     paths
         .into_iter()
         .map(|path| {
-            let source = std::fs::read_to_string(&path).map_err(|source| PolicyLoadError::Io {
-                path: path.clone(),
-                source,
-            })?;
+            // Checked on the open handle too: a file swapped for a FIFO never blocks a reload.
+            let source =
+                crate::package::read_text_file(&path, MAX_POLICY_FILE_BYTES).map_err(|source| {
+                    PolicyLoadError::Io {
+                        path: path.clone(),
+                        source,
+                    }
+                })?;
             Ok(PolicyFile {
                 origin: path.display().to_string(),
                 source,

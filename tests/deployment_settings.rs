@@ -8,21 +8,13 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value;
 use support::daemon::{copy_in, wait_until, Root};
-use support::{corpus, customizations, Manifest, ZipBuilder};
+use support::{check_report, corpus, customizations, solguard, Manifest, ZipBuilder};
 
 /// A value in the settings files that must never appear in any output.
 const SECRET: &str = "s3cret-value-never-shown";
-
-fn solguard(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_solguard"))
-        .args(args)
-        .output()
-        .expect("run solguard")
-}
 
 fn contoso() -> PathBuf {
     corpus().join("PowerApps-Samples/Contoso_sample_1_0_0_1_managed.zip")
@@ -49,17 +41,9 @@ const D365: &str = "/providers/Microsoft.PowerApps/apis/shared_dynamicscrmonline
 
 /// `check --format json --fail-on never` with `args` before the packages: the report.
 fn check_json(args: &[&str], packages: &[&Path]) -> Value {
-    let mut all = vec!["check", "--format", "json", "--fail-on", "never"];
-    all.extend_from_slice(args);
+    let mut all = args.to_vec();
     all.extend(packages.iter().map(|p| text(p)));
-    let output = solguard(&all);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("JSON report")
+    check_report(&all)
 }
 
 /// The `deployment-settings` findings of the first package: `(code, severity, message, file,

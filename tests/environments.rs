@@ -9,14 +9,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
-use support::corpus;
-
-fn solguard(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_solguard"))
-        .args(args)
-        .output()
-        .expect("run solguard")
-}
+use support::{check_report, corpus, solguard};
 
 /// A snapshot named `name` on platform `version` with `rows` (the Web API's rows).
 fn snapshot(dir: &Path, name: &str, version: &str, rows: &str) -> String {
@@ -32,23 +25,11 @@ fn snapshot(dir: &Path, name: &str, version: &str, rows: &str) -> String {
 /// `package`: the report.
 fn check_with(environment: &str, package: &str) -> Value {
     let package = corpus().join(package);
-    let output = solguard(&[
-        "check",
-        "--format",
-        "json",
-        "--fail-on",
-        "never",
+    check_report(&[
         "--environment",
         environment,
         package.to_str().expect("utf-8"),
-    ]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("JSON report")
+    ])
 }
 
 /// The `environment-fit` findings on IncidentReporting 1.0.0.4: `(code, message)`.

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 use support::releases::{codes, manifest, package, patch, project, Releases};
-use support::{corpus, Manifest};
+use support::{check_report, corpus, Manifest};
 use tempfile::TempDir;
 
 const PATCH_OF_CORE: &str =
@@ -46,16 +46,7 @@ fn path_str(path: &Path) -> &str {
 
 /// `check --format json --fail-on never` over `args`; the report's packages, in order.
 fn check(args: &[&str]) -> Vec<Value> {
-    let mut all = vec!["check", "--format", "json", "--fail-on", "never"];
-    all.extend_from_slice(args);
-    let output = solguard(&all);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    json(&output)["packages"]
+    check_report(args)["packages"]
         .as_array()
         .expect("packages")
         .clone()

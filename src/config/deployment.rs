@@ -7,9 +7,14 @@
 //! connection ids are never kept, only whether each is filled in: they can be secrets, and no
 //! policy needs more.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+
+use super::json_file::{self, JsonFileError};
+
+/// What the file is, in errors.
+const WHAT: &str = "deployment settings";
 
 /// A settings file as policies see it (`context.deployment_settings`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,23 +47,6 @@ pub struct SettingConnection {
     pub has_connection: bool,
     pub connector_id: Option<String>,
     pub line: u64,
-}
-
-/// Why a settings file cannot be used: the run stops (exit 2).
-#[derive(Debug, thiserror::Error)]
-pub enum DeploymentSettingsError {
-    #[error("{path}: cannot read deployment settings: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path}:{line}:{column}: deployment settings: {message}")]
-    Invalid {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        message: String,
-    },
 }
 
 #[derive(Deserialize)]
@@ -135,12 +123,13 @@ impl DeploymentSettings {
     /// Reads the settings for environment `name` at `path`: one file for every package, or
     /// with `{solution}` in the file name (`settings/prod/{solution}.json`), every file of
     /// that folder the pattern matches, each for its solution.
-    pub fn load_all(path: &Path, name: &str) -> Result<Vec<Self>, DeploymentSettingsError> {
+    pub fn load_all(path: &Path, name: &str) -> Result<Vec<Self>, JsonFileError> {
         let Some(pattern) = Pattern::of(path) else {
             return Ok(vec![Self::load(path, name)?]);
         };
-        let io = |source| DeploymentSettingsError::Io {
+        let io = |source| JsonFileError::Io {
             path: path.to_path_buf(),
+            what: WHAT,
             source,
         };
         let folder = if pattern.folder.as_os_str().is_empty() {
@@ -170,31 +159,14 @@ impl DeploymentSettings {
     }
 
     /// Reads the settings file at `path` for the environment `name`.
-    pub fn load(path: &Path, name: &str) -> Result<Self, DeploymentSettingsError> {
-        let text = crate::package::read_text_file(path, super::MAX_CONFIG_FILE_BYTES).map_err(
-            |source| DeploymentSettingsError::Io {
-                path: path.to_path_buf(),
-                source,
-            },
-        )?;
-        Self::parse(&text, path, name)
+    pub fn load(path: &Path, name: &str) -> Result<Self, JsonFileError> {
+        Self::parse(&json_file::read(path, WHAT)?, path, name)
     }
 
     /// Parses settings text; `origin` names it in errors and locations.
-    pub fn parse(text: &str, origin: &Path, name: &str) -> Result<Self, DeploymentSettingsError> {
+    pub fn parse(text: &str, origin: &Path, name: &str) -> Result<Self, JsonFileError> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let file: File =
-            serde_json::from_str(text).map_err(|error| DeploymentSettingsError::Invalid {
-                path: origin.to_path_buf(),
-                line: error.line(),
-                column: error.column(),
-                message: error
-                    .to_string()
-                    .split(" at line ")
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned(),
-            })?;
+        let file: File = json_file::parse(text, origin, WHAT)?;
         let mut cursor = LineCursor::after(text, "\"EnvironmentVariables\"");
         let variables = file
             .variables

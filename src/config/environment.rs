@@ -6,11 +6,15 @@
 //! fields are ignored.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::json_file::{self, JsonFileError};
 use super::settings::Target;
+
+/// What the file is, in errors.
+const WHAT: &str = "environment snapshot";
 
 /// A target environment as a snapshot shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,23 +42,6 @@ pub struct InstalledPublisher {
     pub unique_name: String,
     pub customization_prefix: Option<String>,
     pub option_value_prefix: Option<i64>,
-}
-
-/// Why a snapshot cannot be used: the run stops (exit 2).
-#[derive(Debug, thiserror::Error)]
-pub enum EnvironmentError {
-    #[error("{path}: cannot read environment snapshot: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path}:{line}:{column}: environment snapshot: {message}")]
-    Invalid {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        message: String,
-    },
 }
 
 #[derive(Deserialize)]
@@ -98,29 +85,13 @@ struct ParentRow {
 
 impl Environment {
     /// Reads the snapshot at `path`.
-    pub fn load(path: &Path) -> Result<Self, EnvironmentError> {
-        let text = crate::package::read_text_file(path, super::MAX_CONFIG_FILE_BYTES).map_err(
-            |source| EnvironmentError::Io {
-                path: path.to_path_buf(),
-                source,
-            },
-        )?;
-        Self::parse(&text, path)
+    pub fn load(path: &Path) -> Result<Self, JsonFileError> {
+        Self::parse(&json_file::read(path, WHAT)?, path)
     }
 
     /// Parses snapshot text; `origin` names it in errors.
-    pub fn parse(text: &str, origin: &Path) -> Result<Self, EnvironmentError> {
-        let file: File = serde_json::from_str(text).map_err(|error| EnvironmentError::Invalid {
-            path: origin.to_path_buf(),
-            line: error.line(),
-            column: error.column(),
-            message: error
-                .to_string()
-                .split(" at line ")
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
-        })?;
+    pub fn parse(text: &str, origin: &Path) -> Result<Self, JsonFileError> {
+        let file: File = json_file::parse(text, origin, WHAT)?;
         let rows = match file.solutions {
             Rows::List(rows) | Rows::Body { value: rows } => rows,
         };

@@ -12,6 +12,7 @@ mod checker;
 mod daemon;
 mod deployment;
 mod environment;
+mod json_file;
 mod settings;
 
 use std::path::{Path, PathBuf};
@@ -32,11 +33,9 @@ pub use alerts::{
 pub use audits::AuditConfig;
 use checker::Checker;
 pub use daemon::{DaemonSettings, Disposition, WatchFolder, DEFAULT_STATUS};
-pub use deployment::{
-    is_referenced_file, DeploymentSettings, DeploymentSettingsError, SettingConnection,
-    SettingVariable,
-};
-pub use environment::{Environment, EnvironmentError, InstalledPublisher, InstalledSolution};
+pub use deployment::{is_referenced_file, DeploymentSettings, SettingConnection, SettingVariable};
+pub use environment::{Environment, InstalledPublisher, InstalledSolution};
+pub use json_file::JsonFileError;
 pub use settings::{
     EvalSettings, ReleaseOrder, ReportFormat, RuleSettings, Target, Targets, Waiver,
 };

@@ -26,6 +26,34 @@ pub fn corpus() -> PathBuf {
     path
 }
 
+/// Runs the solguard binary with `args`.
+pub fn solguard(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_solguard"))
+        .args(args)
+        .output()
+        .expect("run solguard")
+}
+
+/// `check --format json --fail-on never` with `args` (options and paths): the JSON report.
+/// The run must succeed.
+pub fn check_report(args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["check", "--format", "json", "--fail-on", "never"];
+    all.extend_from_slice(args);
+    let output = solguard(&all);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "JSON report: {e}\nstdout: {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
 /// The facts of a `solution.xml`; `Default` is a valid unmanaged 1.0.0.0 export.
 #[derive(Debug, Clone)]
 pub struct Manifest {

@@ -64,6 +64,9 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     if args.alert && config.alerts.is_empty() {
         bail!("--alert needs [[alerts]] sinks in the config (--config FILE)");
     }
+    if args.alert {
+        config.require_alert_secrets()?;
+    }
     let report = check_packages(&mut pipeline, packages, store.as_ref())?;
     write_report(&args.output, &config, &report, "solguard-report")?;
     if args.alert {

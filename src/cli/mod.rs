@@ -3,6 +3,7 @@
 
 mod audit;
 mod check;
+mod color;
 mod diff;
 mod environment;
 mod history;
@@ -10,6 +11,7 @@ mod inspect;
 mod output;
 mod policy;
 mod rules;
+mod shell;
 mod watch;
 
 use std::process::ExitCode;
@@ -24,6 +26,10 @@ struct Cli {
     /// The level is set with the SOLGUARD_LOG environment variable (e.g. `debug`).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
     log_format: LogFormat,
+    /// Colours: `auto` (a terminal, unless NO_COLOR is set; CLICOLOR_FORCE forces them),
+    /// `always` or `never`.
+    #[arg(long, global = true, value_enum, default_value_t = color::ColorChoice::Auto)]
+    color: color::ColorChoice,
     #[command(subcommand)]
     command: Command,
 }
@@ -54,6 +60,10 @@ enum Command {
     /// Save target environments' installed solutions for --environment.
     #[command(subcommand)]
     Environment(environment::EnvironmentCommand),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(shell::CompletionsArgs),
+    /// Print the manual page (roff).
+    Man,
 }
 
 /// How a command prints its result: for people, or as JSON for pipelines.
@@ -65,6 +75,7 @@ pub enum Format {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    color::choose(cli.color);
     // The daemon tells what it does; one-shot commands only warn.
     let level = if matches!(cli.command, Command::Watch(_)) {
         "info"
@@ -81,14 +92,29 @@ pub fn main() -> ExitCode {
         Command::Diff(args) => diff::run(&args),
         Command::History(args) => history::run(&args),
         Command::Watch(args) => watch::run_watch(&args, cli.log_format == LogFormat::Human),
+        Command::Completions(args) => shell::completions(&args),
+        Command::Man => shell::man(),
     };
     match result {
         Ok(code) => code,
+        // `solguard inspect X | head`: the reader has all it wanted; nothing went wrong.
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::from(2)
         }
     }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    let pipe = Some(std::io::ErrorKind::BrokenPipe);
+    error.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().map(|e| e.kind()) == pipe
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+                == pipe
+    })
 }
 
 fn init_logging(default_level: &str, format: LogFormat) {
@@ -99,8 +125,6 @@ fn init_logging(default_level: &str, format: LogFormat) {
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
-        LogFormat::Human => builder
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .init(),
+        LogFormat::Human => builder.with_ansi(color::for_log()).init(),
     }
 }

@@ -1,7 +1,7 @@
 //! Report output shared by `check` and `audit`: formats, report folder, output file, quiet
 //! terminal output and the fail-on threshold.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
@@ -13,7 +13,9 @@ use solguard::report::{render, write_atomic, RenderOptions, Report, ReportFormat
 
 #[derive(Debug, Args)]
 pub struct OutputArgs {
-    /// Report format: human, json, markdown, html, sarif or junit; repeatable with --report-dir.
+    /// Report format: human, json, markdown, html, sarif, junit, github (workflow-command
+    /// annotations) or azure (logging commands); repeatable with --report-dir (annotations are
+    /// then printed, the other formats written to the folder).
     #[arg(long = "format", value_name = "FORMAT", value_parser = parse_format)]
     pub formats: Vec<ReportFormat>,
     /// Write one report file per format here (solguard-report.json or solguard-audit.json, .md, .html,
@@ -30,6 +32,14 @@ pub struct OutputArgs {
     /// Fail (exit 1) when a finding has this severity or worse (JUnit reports fail the same).
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
     pub fail_on: FailOn,
+    /// With `GITHUB_STEP_SUMMARY` set (GitHub Actions): append the Markdown report to the job
+    /// summary.
+    #[arg(long)]
+    pub step_summary: bool,
+    /// Azure annotations end with `##vso[task.complete result=...]` (Failed when --fail-on is
+    /// reached, SucceededWithIssues with errors or warnings below it).
+    #[arg(long)]
+    pub azure_complete: bool,
 }
 
 impl OutputArgs {
@@ -44,8 +54,14 @@ impl OutputArgs {
 
 fn parse_format(text: &str) -> Result<ReportFormat, String> {
     ReportFormat::parse(text).ok_or_else(|| {
-        format!("unknown format {text:?} (expected human, json, markdown, html, sarif or junit)")
+        let names: Vec<&str> = ReportFormat::ALL.iter().map(|f| f.name()).collect();
+        format!("unknown format {text:?} (expected {})", names.join(", "))
     })
+}
+
+/// Formats that are commands for the CI service reading standard output, not files.
+fn is_annotation(format: ReportFormat) -> bool {
+    matches!(format, ReportFormat::Github | ReportFormat::Azure)
 }
 
 /// Release order of packages checked together.
@@ -91,41 +107,71 @@ impl FailOn {
     }
 }
 
-/// Colours for people at a terminal, unless `NO_COLOR` is set (https://no-color.org).
-fn use_color() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
-
-/// Writes `report` as the options say; `name` is the report files' base name.
+/// Writes `report` as the options say; `name` is the report files' base name. In GitHub
+/// Actions (`GITHUB_OUTPUT` set) the run's figures become step outputs, and with
+/// `--step-summary` the Markdown report joins the job summary.
 pub fn write_report(
     args: &OutputArgs,
     config: &Config,
     report: &Report,
     name: &str,
 ) -> anyhow::Result<()> {
+    let workspace = std::env::var_os("GITHUB_WORKSPACE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::current_dir().ok());
     let options = RenderOptions {
         fail_on: args.fail_on.threshold(),
         color: false,
         quiet: args.quiet,
+        base: workspace,
+        azure_complete: args.azure_complete,
+        full_report: args.report_dir.as_ref().map(|dir| {
+            dir.join(format!("{name}.{}", ReportFormat::Html.extension()))
+                .display()
+                .to_string()
+        }),
     };
+    write_formats(args, config, report, name, &options)?;
+    write_step_outputs(args, report, &options)?;
+    Ok(())
+}
+
+fn write_formats(
+    args: &OutputArgs,
+    config: &Config,
+    report: &Report,
+    name: &str,
+    options: &RenderOptions,
+) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
     if let Some(dir) = &args.report_dir {
         let formats = if args.formats.is_empty() {
             config.report_formats.clone()
         } else {
             args.formats.clone()
         };
-        for format in formats.into_iter().filter(|f| *f != ReportFormat::Human) {
+        let mut printed = false;
+        for format in formats
+            .iter()
+            .copied()
+            .filter(|f| *f != ReportFormat::Human)
+        {
+            let bytes = render(report, format, options)?;
+            if is_annotation(format) {
+                stdout.write_all(&bytes)?;
+                printed = true;
+                continue;
+            }
             let path = dir.join(format!("{name}.{}", format.extension()));
-            let bytes = render(report, format, &options)?;
             write_atomic(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
         }
-        let human = RenderOptions {
-            color: use_color(),
-            ..options
-        };
-        std::io::stdout()
-            .lock()
-            .write_all(&render(report, ReportFormat::Human, &human)?)?;
+        if !printed || formats.contains(&ReportFormat::Human) {
+            let human = RenderOptions {
+                color: super::color::enabled(),
+                ..options.clone()
+            };
+            stdout.write_all(&render(report, ReportFormat::Human, &human)?)?;
+        }
         return Ok(());
     }
     let format = match args.formats.as_slice() {
@@ -133,19 +179,64 @@ pub fn write_report(
         [one] => *one,
         _ => bail!("several --format values need --report-dir DIR (one file per format)"),
     };
+    let bytes = render(
+        report,
+        format,
+        &RenderOptions {
+            color: format == ReportFormat::Human
+                && args.output.is_none()
+                && super::color::enabled(),
+            ..options.clone()
+        },
+    )?;
     match &args.output {
         Some(path) => {
-            let bytes = render(report, format, &options)?;
-            write_atomic(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+            write_atomic(path, &bytes).with_context(|| format!("writing {}", path.display()))?
         }
-        None => {
-            let options = RenderOptions {
-                color: format == ReportFormat::Human && use_color(),
-                ..options
-            };
-            std::io::stdout()
-                .lock()
-                .write_all(&render(report, format, &options)?)?;
+        None => stdout.write_all(&bytes)?,
+    }
+    Ok(())
+}
+
+/// GitHub Actions: the figures to `$GITHUB_OUTPUT` (`name=value` lines), and with
+/// `--step-summary` the Markdown report to `$GITHUB_STEP_SUMMARY`. Both files are appended to,
+/// as other steps write them too.
+fn write_step_outputs(
+    args: &OutputArgs,
+    report: &Report,
+    options: &RenderOptions,
+) -> anyhow::Result<()> {
+    let append = |path: &std::path::Path, text: &[u8]| -> anyhow::Result<()> {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|mut file| file.write_all(text))
+            .with_context(|| format!("appending to {}", path.display()))
+    };
+    if let Some(path) = std::env::var_os("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
+        let mut lines = String::new();
+        for (key, value) in report.step_outputs() {
+            lines.push_str(&format!("{key}={value}\n"));
+        }
+        if let Some(dir) = &args.report_dir {
+            // A path with a line break would end the value early: such a folder is not listed.
+            let dir = dir.display().to_string();
+            if !dir.contains(['\n', '\r']) {
+                lines.push_str(&format!("report-dir={dir}\n"));
+            }
+        }
+        append(std::path::Path::new(&path), lines.as_bytes())?;
+    }
+    if args.step_summary {
+        match std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+            Some(path) => {
+                let markdown = render(report, ReportFormat::Markdown, options)?;
+                append(std::path::Path::new(&path), &markdown)?;
+            }
+            None => eprintln!(
+                "warning: --step-summary: GITHUB_STEP_SUMMARY is not set; no summary written"
+            ),
         }
     }
     Ok(())

@@ -55,10 +55,7 @@ pub struct TestArgs {
 /// The config for sandbox limits (defaults without one), never its policies folder: the folder
 /// to test is named on the command line.
 fn limits_config(path: Option<&Path>) -> anyhow::Result<Config> {
-    let mut config = match path {
-        Some(path) => Config::load(path)?,
-        None => Config::default(),
-    };
+    let mut config = super::rules::load_config(path)?;
     config.policies_dir = None;
     Ok(config)
 }

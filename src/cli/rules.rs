@@ -12,7 +12,8 @@ use solguard::pipeline::Rules;
 
 #[derive(Debug, Args)]
 pub struct RuleArgs {
-    /// Configuration file (policy settings, targets, waivers, report formats).
+    /// Configuration file (policy settings, targets, waivers, report formats). Without it:
+    /// $SOLGUARD_CONFIG, else ./solguard.toml if present, else the built-in defaults.
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Folder of extra policies; they override shipped ones by id.
@@ -38,10 +39,7 @@ impl RuleArgs {
     /// folder, compiled with the configured sandbox limits), and its evaluation settings with
     /// the command line's targets over the config's.
     pub fn load(&self) -> anyhow::Result<(Config, Rules, EvalSettings)> {
-        let config = match &self.config {
-            Some(path) => Config::load(path)?,
-            None => Config::default(),
-        };
+        let config = load_config(self.config.as_deref())?;
         let rules = Rules::load(&config, self.policies.as_deref())?;
         let mut settings = config.eval.clone();
         for text in &self.targets {
@@ -57,6 +55,30 @@ impl RuleArgs {
         }
         Ok((config, rules, settings))
     }
+}
+
+/// The config file to use: `explicit` (`--config`), else `$SOLGUARD_CONFIG`, else
+/// `./solguard.toml` when it exists; `None`: the built-in defaults.
+pub fn config_path(explicit: Option<&Path>) -> Option<PathBuf> {
+    if let Some(path) = explicit {
+        return Some(path.to_path_buf());
+    }
+    if let Some(path) = std::env::var_os("SOLGUARD_CONFIG").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(path));
+    }
+    let local = Path::new(LOCAL_CONFIG);
+    local.is_file().then(|| local.to_path_buf())
+}
+
+/// The config file `solguard init` writes and commands find in the current folder.
+pub const LOCAL_CONFIG: &str = "solguard.toml";
+
+/// The config [`config_path`] names, or the defaults.
+pub fn load_config(explicit: Option<&Path>) -> anyhow::Result<Config> {
+    Ok(match config_path(explicit) {
+        Some(path) => Config::load(&path)?,
+        None => Config::default(),
+    })
 }
 
 /// `NAME=VERSION`, or a bare `VERSION` that names itself.

@@ -12,8 +12,9 @@ use solguard::watch::{run, ConfigSource, StatusServer, WatchOptions};
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
-    /// Configuration file. Without it, `config.toml` in the current folder is used if present,
-    /// else the shipped defaults (folders `drop/`, `reports/`, `state/` here).
+    /// Configuration file. Without it: $SOLGUARD_CONFIG, else `solguard.toml` or `config.toml`
+    /// in the current folder if present, else the shipped defaults (folders `drop/`,
+    /// `reports/`, `state/` here).
     #[arg(long)]
     config: Option<PathBuf>,
     /// Process the packages in the folders now, then exit (for cron and tests).
@@ -29,8 +30,8 @@ pub struct WatchArgs {
 
 /// `human_summary`: print a closing line for people (not when logs are JSON lines).
 pub fn run_watch(args: &WatchArgs, human_summary: bool) -> anyhow::Result<ExitCode> {
-    let source = match &args.config {
-        Some(path) => ConfigSource::File(path.clone()),
+    let source = match super::rules::config_path(args.config.as_deref()) {
+        Some(path) => ConfigSource::File(path),
         None if std::path::Path::new("config.toml").is_file() => {
             ConfigSource::File(PathBuf::from("config.toml"))
         }

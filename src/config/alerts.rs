@@ -186,6 +186,25 @@ impl Checker<'_> {
         }
     }
 
+    /// An alert sink's secret: like [`Self::secret_string`], but an unset variable is only
+    /// recorded (an empty value stands in): commands that deliver no alerts do not need it,
+    /// and those that do refuse the config then ([`super::Config::require_alert_secrets`]).
+    /// The flag says whether the value stands in for an unset variable.
+    fn alert_secret(&mut self, value: &Value<'_>, key: &str) -> Option<(String, bool)> {
+        let text = self.string(value, key)?;
+        match expand_env(&text) {
+            Ok(expanded) => Some((expanded, false)),
+            Err(name) => {
+                self.defer(
+                    &value.span(),
+                    key,
+                    &format!("environment variable {name} is not set"),
+                );
+                Some((String::new(), true))
+            }
+        }
+    }
+
     fn minutes(&mut self, value: &Value<'_>, key: &str) -> Option<Duration> {
         let number = match value.get_ref() {
             toml::de::DeValue::Integer(i) => i.as_str().parse::<f64>().ok(),
@@ -250,8 +269,8 @@ impl Checker<'_> {
                     }
                 }
                 "url" | "secret" | "host" | "username" | "password" => {
-                    if let Some(v) = self.secret_string(value, &field_key) {
-                        if name == "url" {
+                    if let Some((v, unset)) = self.alert_secret(value, &field_key) {
+                        if name == "url" && !unset {
                             if let Some(problem) = url_problem(&v) {
                                 self.problem(&value.span(), &field_key, problem);
                             }
@@ -298,7 +317,8 @@ impl Checker<'_> {
                         .map(|items| {
                             items
                                 .iter()
-                                .filter_map(|i| self.secret_string(i, &field_key))
+                                .filter_map(|i| self.alert_secret(i, &field_key))
+                                .map(|(address, _)| address)
                                 .collect()
                         })
                         .unwrap_or_else(|| {
@@ -320,7 +340,7 @@ impl Checker<'_> {
                                 );
                                 continue;
                             }
-                            if let Some(v) = self.secret_string(header_value, &header_key) {
+                            if let Some((v, _)) = self.alert_secret(header_value, &header_key) {
                                 if ureq::http::HeaderValue::from_str(&v).is_err() {
                                     // The value may be a secret: never echoed.
                                     self.problem(

@@ -24,6 +24,8 @@ pub(super) struct Checker<'t> {
     rule_sections: Vec<RuleSection>,
     /// Files read for the config (environment snapshots, deployment settings).
     referenced_files: Vec<PathBuf>,
+    /// Problems only commands that deliver alerts have (an unset alert secret).
+    deferred: Vec<ConfigProblem>,
 }
 
 pub(super) type Value<'i> = Spanned<DeValue<'i>>;
@@ -37,6 +39,7 @@ impl<'t> Checker<'t> {
             problems: Vec::new(),
             rule_sections: Vec::new(),
             referenced_files: Vec::new(),
+            deferred: Vec::new(),
         }
     }
 
@@ -45,6 +48,7 @@ impl<'t> Checker<'t> {
         if self.problems.is_empty() {
             config.rule_sections = self.rule_sections;
             config.referenced_files = self.referenced_files;
+            config.unset_alert_secrets = self.deferred;
             Ok(config)
         } else {
             Err(self.into_error(origin))
@@ -55,6 +59,17 @@ impl<'t> Checker<'t> {
     pub(super) fn resolve(&self, path: &str) -> PathBuf {
         self.base.join(path)
     }
+    /// A problem that only commands delivering alerts have.
+    pub(super) fn defer(&mut self, span: &Range<usize>, key: &str, message: &str) {
+        let (line, column) = line_column(self.text, span.start);
+        self.deferred.push(ConfigProblem {
+            line,
+            column,
+            key: key.to_owned(),
+            message: message.to_owned(),
+        });
+    }
+
     pub(super) fn problem(&mut self, span: &Range<usize>, key: &str, message: &str) {
         let (line, column) = line_column(self.text, span.start);
         self.problems.push(ConfigProblem {

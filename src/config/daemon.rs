@@ -101,7 +101,8 @@ pub struct WatchFolder {
     pub folders: bool,
     /// Search subfolders too.
     pub recursive: bool,
-    /// Scan on a timer instead of relying on file events (network shares).
+    /// Scan on a timer instead of relying on file events (network shares; the default for a
+    /// UNC path such as `\\server\share`).
     pub poll: bool,
     pub disposition: Disposition,
     pub rules: BTreeMap<String, RuleSettings>,
@@ -337,6 +338,7 @@ impl Checker<'_> {
             targets: Targets::default(),
         };
         let mut disposition = None;
+        let mut poll = None;
         let (mut accepted, mut rejected) = ("accepted".to_owned(), "rejected".to_owned());
         for (field, value) in table {
             let field_key = format!("{key}.{}", field.get_ref());
@@ -351,7 +353,7 @@ impl Checker<'_> {
                 "exclude" => watch.exclude = self.globs(value, &field_key).unwrap_or_default(),
                 "folders" => watch.folders = self.bool(value, &field_key).unwrap_or(true),
                 "recursive" => watch.recursive = self.bool(value, &field_key).unwrap_or(false),
-                "poll" => watch.poll = self.bool(value, &field_key).unwrap_or(false),
+                "poll" => poll = self.bool(value, &field_key),
                 "disposition" => match self.string(value, &field_key).as_deref() {
                     Some("leave") => disposition = Some(false),
                     Some("move") => disposition = Some(true),
@@ -378,6 +380,8 @@ impl Checker<'_> {
             return None;
         };
         watch.path = self.resolve(&path);
+        // File events do not cross SMB: a UNC share is polled unless the config says not to.
+        watch.poll = poll.unwrap_or_else(|| is_unc_path(&path));
         watch.name = name.unwrap_or(path);
         if disposition == Some(true) {
             // Relative to the drop folder, so `accepted/` and `rejected/` sit inside it.
@@ -388,4 +392,9 @@ impl Checker<'_> {
         }
         Some(watch)
     }
+}
+
+/// A Windows network path: `\\server\share\…` (or `//server/share/…`).
+pub fn is_unc_path(path: &str) -> bool {
+    path.starts_with("\\\\") || path.starts_with("//")
 }

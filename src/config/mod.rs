@@ -74,6 +74,8 @@ pub struct Config {
     /// Files the config reads besides itself (environment snapshots, deployment settings):
     /// the daemon reloads when one changes.
     pub referenced_files: Vec<PathBuf>,
+    /// Alert secrets whose `${VAR}` is unset: only commands that deliver alerts need them.
+    pub unset_alert_secrets: Vec<ConfigProblem>,
 }
 
 /// A `[rules.ID]` section as written.
@@ -202,6 +204,18 @@ impl Config {
             config.audits.push(audit);
         }
         checker.finish(config, origin)
+    }
+
+    /// Refuses the config for a command that delivers alerts when an alert secret's variable
+    /// is unset, naming each at its place.
+    pub fn require_alert_secrets(&self) -> Result<(), ConfigError> {
+        if self.unset_alert_secrets.is_empty() {
+            return Ok(());
+        }
+        Err(ConfigError::Invalid {
+            path: self.path.clone().unwrap_or_default(),
+            problems: self.unset_alert_secrets.clone(),
+        })
     }
 
     /// Evaluation settings for the scheduled audit `audit`: its rules and targets over the

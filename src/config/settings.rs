@@ -208,16 +208,22 @@ pub enum ReportFormat {
     Sarif,
     /// JUnit XML, for CI test reporters.
     Junit,
+    /// GitHub Actions workflow commands: one annotation per finding.
+    Github,
+    /// Azure Pipelines logging commands: one issue per error and warning, output variables.
+    Azure,
 }
 
 impl ReportFormat {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 8] = [
         Self::Human,
         Self::Json,
         Self::Markdown,
         Self::Html,
         Self::Sarif,
         Self::Junit,
+        Self::Github,
+        Self::Azure,
     ];
 
     pub fn name(self) -> &'static str {
@@ -228,6 +234,8 @@ impl ReportFormat {
             Self::Html => "html",
             Self::Sarif => "sarif",
             Self::Junit => "junit",
+            Self::Github => "github",
+            Self::Azure => "azure",
         }
     }
 
@@ -247,6 +255,8 @@ impl ReportFormat {
             Self::Html => "html",
             Self::Sarif => "sarif",
             Self::Junit => "junit.xml",
+            Self::Github => "github.txt",
+            Self::Azure => "azure.txt",
         }
     }
 }

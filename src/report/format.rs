@@ -7,7 +7,7 @@ pub use crate::config::ReportFormat;
 use crate::diagnostic::Severity;
 
 /// How to render.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderOptions {
     /// Findings at or above this severity fail (JUnit failures); `None`: nothing fails.
     pub fail_on: Option<Severity>,
@@ -15,6 +15,12 @@ pub struct RenderOptions {
     pub color: bool,
     /// Human output: only packages that did not pass, and their warnings and errors.
     pub quiet: bool,
+    /// Annotations: paths are shown relative to this folder (the CI workspace).
+    pub base: Option<std::path::PathBuf>,
+    /// Azure annotations end with `##vso[task.complete]`.
+    pub azure_complete: bool,
+    /// Markdown cut to fit a comment says where the whole report is.
+    pub full_report: Option<String>,
 }
 
 impl Default for RenderOptions {
@@ -23,6 +29,9 @@ impl Default for RenderOptions {
             fail_on: Some(Severity::Error),
             color: false,
             quiet: false,
+            base: None,
+            azure_complete: false,
+            full_report: None,
         }
     }
 }
@@ -40,7 +49,9 @@ pub fn render(
             serde_json::to_writer_pretty(&mut out, report)?;
             out.push(b'\n');
         }
-        ReportFormat::Markdown => super::write_markdown(&mut out, report)?,
+        ReportFormat::Markdown => super::write_markdown(&mut out, report, options)?,
+        ReportFormat::Github => super::write_github(&mut out, report, options)?,
+        ReportFormat::Azure => super::write_azure(&mut out, report, options)?,
         ReportFormat::Html => super::write_html(&mut out, report)?,
         ReportFormat::Sarif => super::write_sarif(&mut out, report)?,
         ReportFormat::Junit => super::write_junit(&mut out, report, options.fail_on)?,

@@ -5,7 +5,7 @@
 
 use std::io::{self, Write};
 
-use super::{fit_in, fit_word, Assessment, Report};
+use super::{fit_in, fit_word, Assessment, RenderOptions, Report};
 use crate::diagnostic::{Finding, Verdict};
 
 /// Escapes text for a Markdown table cell or line: markup characters and HTML are neutralised
@@ -215,7 +215,71 @@ fn write_audit(out: &mut impl Write, report: &Report) -> io::Result<()> {
     Ok(())
 }
 
-pub fn write_markdown(out: &mut impl Write, report: &Report) -> io::Result<()> {
+/// The most a Markdown report holds: GitHub refuses comments over 65,536 characters, and a
+/// step summary over 1 MiB; this leaves room for what a workflow adds around it.
+pub const MARKDOWN_MAX_CHARS: usize = 60_000;
+
+/// Room kept for the closing lines (the cut notice and the policy-set line).
+const CLOSING_CHARS: usize = 1_000;
+
+pub fn write_markdown(
+    out: &mut impl Write,
+    report: &Report,
+    options: &RenderOptions,
+) -> io::Result<()> {
+    let mut text = Vec::new();
+    write_head(&mut text, report)?;
+    // The package table always stays whole; package sections follow while they fit.
+    let budget = MARKDOWN_MAX_CHARS.saturating_sub(CLOSING_CHARS);
+    let mut used = chars(&text);
+    let mut left_out = 0;
+    for package in &report.packages {
+        let mut section = Vec::new();
+        write_package(&mut section, report, package)?;
+        if left_out == 0 && used + chars(&section) <= budget {
+            used += chars(&section);
+            text.extend_from_slice(&section);
+        } else {
+            left_out += package.findings.len();
+        }
+    }
+    let mut rest = Vec::new();
+    write_audit(&mut rest, report)?;
+    if !report.findings.is_empty() {
+        writeln!(rest, "\n### Run")?;
+        let findings: Vec<&Finding> = report.findings.iter().collect();
+        write_by_rule(&mut rest, report, &findings)?;
+    }
+    if left_out == 0 && used + chars(&rest) <= budget {
+        text.extend_from_slice(&rest);
+    } else {
+        left_out += report.findings.len();
+    }
+    if left_out > 0 {
+        let whole = options.full_report.as_deref().map_or(
+            "the JSON or HTML report (`--report-dir`)".to_owned(),
+            |at| format!("`{}`", at.replace('`', "'")),
+        );
+        writeln!(
+            text,
+            "\n> {left_out} more findings are left out to keep this under {MARKDOWN_MAX_CHARS} characters; the whole report is {whole}."
+        )?;
+    }
+    writeln!(
+        text,
+        "\n<sub>{} · policy set `{}`</sub>",
+        escape(&report.tool),
+        report.policy_set
+    )?;
+    out.write_all(&text)
+}
+
+fn chars(text: &[u8]) -> usize {
+    String::from_utf8_lossy(text).chars().count()
+}
+
+/// The verdict line, the package table and the environment matrix.
+fn write_head(out: &mut impl Write, report: &Report) -> io::Result<()> {
     let summary = &report.summary;
     let overall = report.verdict();
     writeln!(
@@ -263,41 +327,32 @@ pub fn write_markdown(out: &mut impl Write, report: &Report) -> io::Result<()> {
             count(Severity::Info)
         )?;
     }
-    write_matrix(out, report)?;
-    for package in &report.packages {
-        let (counting, waived): (Vec<&Finding>, Vec<&Finding>) =
-            package.findings.iter().partition(|f| f.counts());
-        if counting.is_empty() && waived.is_empty() && package.data_loss.is_empty() {
-            continue;
-        }
-        writeln!(out, "\n### {}\n", title(package))?;
-        writeln!(
-            out,
-            "File: `{}`",
-            package.path.display().to_string().replace('`', "'")
-        )?;
-        write_by_rule(out, report, &counting)?;
-        write_data_loss(out, package)?;
-        if !waived.is_empty() {
-            writeln!(
-                out,
-                "\n<details><summary>Waived ({})</summary>\n",
-                waived.len()
-            )?;
-            write_by_rule(out, report, &waived)?;
-            writeln!(out, "\n</details>")?;
-        }
+    write_matrix(out, report)
+}
+
+/// One package's findings by rule, what its upgrade deletes, and its waived findings.
+fn write_package(out: &mut impl Write, report: &Report, package: &Assessment) -> io::Result<()> {
+    let (counting, waived): (Vec<&Finding>, Vec<&Finding>) =
+        package.findings.iter().partition(|f| f.counts());
+    if counting.is_empty() && waived.is_empty() && package.data_loss.is_empty() {
+        return Ok(());
     }
-    write_audit(out, report)?;
-    if !report.findings.is_empty() {
-        writeln!(out, "\n### Run")?;
-        let findings: Vec<&Finding> = report.findings.iter().collect();
-        write_by_rule(out, report, &findings)?;
-    }
+    writeln!(out, "\n### {}\n", title(package))?;
     writeln!(
         out,
-        "\n<sub>{} · policy set `{}`</sub>",
-        escape(&report.tool),
-        report.policy_set
-    )
+        "File: `{}`",
+        package.path.display().to_string().replace('`', "'")
+    )?;
+    write_by_rule(out, report, &counting)?;
+    write_data_loss(out, package)?;
+    if !waived.is_empty() {
+        writeln!(
+            out,
+            "\n<details><summary>Waived ({})</summary>\n",
+            waived.len()
+        )?;
+        write_by_rule(out, report, &waived)?;
+        writeln!(out, "\n</details>")?;
+    }
+    Ok(())
 }

@@ -3,6 +3,7 @@
 //! self-contained HTML page). Rendering is pure; the only file I/O is the atomic write of a
 //! finished report.
 
+mod annotations;
 mod files;
 mod format;
 mod html;
@@ -19,6 +20,7 @@ use crate::config::ReleaseOrder;
 use crate::diagnostic::{Finding, RuleInfo, Severity, Verdict};
 use crate::package::{ExportTime, ManagedState};
 
+pub use annotations::{write_azure, write_github};
 pub use files::{report_stem, report_stem_with, write_atomic, STEM_HASH_DIGITS};
 pub use format::{render, RenderOptions, ReportFormat};
 pub use html::write_html;
@@ -278,6 +280,30 @@ impl Report {
             .map(|p| p.verdict)
             .max()
             .unwrap_or(Verdict::Pass)
+    }
+
+    /// The run's figures as CI step outputs (`verdict`, `packages`, `errors`, `warnings`,
+    /// `infos`, `waived`), for GitHub's `$GITHUB_OUTPUT` and Azure's output variables.
+    pub fn step_outputs(&self) -> Vec<(&'static str, String)> {
+        let s = &self.summary;
+        vec![
+            ("verdict", self.verdict().to_string()),
+            ("packages", s.packages.to_string()),
+            ("errors", s.errors.to_string()),
+            ("warnings", s.warnings.to_string()),
+            ("infos", s.infos.to_string()),
+            ("waived", s.waived.to_string()),
+        ]
+    }
+
+    /// How the run ends for a CI task with `fail_on`: `fail` when a finding reaches it, `warn`
+    /// when errors or warnings remain below it, else `pass`.
+    pub fn outcome(&self, fail_on: Option<Severity>) -> Verdict {
+        match (self.worst(), fail_on) {
+            (Some(worst), Some(threshold)) if worst >= threshold => Verdict::Fail,
+            (Some(Severity::Error | Severity::Warning), _) => Verdict::Warn,
+            _ => Verdict::Pass,
+        }
     }
 
     /// The worst unwaived severity in the report, if any.

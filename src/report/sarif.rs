@@ -34,10 +34,20 @@ const URI_ESCAPE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-/// A file path as a relative URI reference with `/` separators.
+/// A file path as a URI reference with `/` separators: relative paths stay relative, a
+/// Windows drive path becomes `file:///C:/…` and a UNC path `file://server/share/…` (the
+/// drive letter's colon stays, so readers see a drive, not a scheme).
 fn uri(path: &std::path::Path) -> String {
     let text = path.to_string_lossy().replace('\\', "/");
-    utf8_percent_encode(&text, URI_ESCAPE).to_string()
+    let encode = |part: &str| utf8_percent_encode(part, URI_ESCAPE).to_string();
+    let bytes = text.as_bytes();
+    if bytes.len() >= 3 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':' && bytes[2] == b'/' {
+        return format!("file:///{}:{}", &text[..1], encode(&text[2..]));
+    }
+    if let Some(share) = text.strip_prefix("//") {
+        return format!("file://{}", encode(share));
+    }
+    encode(&text)
 }
 
 fn level(severity: Severity) -> ResultLevel {
@@ -331,4 +341,23 @@ pub fn write_sarif(out: &mut impl Write, report: &Report) -> io::Result<()> {
         .build();
     serde_json::to_writer_pretty(&mut *out, &sarif)?;
     out.write_all(b"\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uri;
+    use std::path::Path;
+
+    #[test]
+    fn windows_paths_become_file_uris_and_relative_paths_stay_relative() {
+        assert_eq!(
+            uri(Path::new(r"C:\Releases\My App_1_0.zip")),
+            "file:///C:/Releases/My%20App_1_0.zip"
+        );
+        assert_eq!(
+            uri(Path::new(r"\\fileserver\drop\a.zip")),
+            "file://fileserver/drop/a.zip"
+        );
+        assert_eq!(uri(Path::new("releases/a#1.zip")), "releases/a%231.zip");
+    }
 }

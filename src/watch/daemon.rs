@@ -9,11 +9,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::candidates::{scan, Ready, Tracker};
+use super::os_signals::{OsRequest, OsSignals};
 use super::process::{Job, Outcome};
 use super::shared::{FolderStatus, ReloadStatus, Shared};
 use super::snapshot::{ConfigSource, Snapshot};
@@ -103,10 +103,7 @@ impl Daemon {
     }
 
     pub async fn run(mut self) -> Result<RunSummary, WatchError> {
-        let signal_error = |source| WatchError::Signals { source };
-        let mut terminate = signal(SignalKind::terminate()).map_err(signal_error)?;
-        let mut interrupt = signal(SignalKind::interrupt()).map_err(signal_error)?;
-        let mut hangup = signal(SignalKind::hangup()).map_err(signal_error)?;
+        let mut os = OsSignals::listen().map_err(|source| WatchError::Signals { source })?;
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut reload_at: Option<Instant> = None;
@@ -114,6 +111,9 @@ impl Daemon {
         loop {
             if self.signals.take_config_changed() {
                 reload_at = Some(Instant::now() + RELOAD_DEBOUNCE);
+            }
+            if self.shared.take_reload_requested() {
+                self.reload("POST /reload");
             }
             if reload_at.is_some_and(|at| at <= Instant::now()) {
                 reload_at = None;
@@ -139,18 +139,16 @@ impl Daemon {
                 Some(joined) = self.in_flight.join_next(), if !self.in_flight.is_empty() => {
                     self.finished(joined);
                 }
-                _ = hangup.recv() => self.reload("SIGHUP"),
-                _ = terminate.recv() => {
-                    tracing::info!("SIGTERM: finishing packages in flight, then stopping");
-                    break;
-                }
-                _ = interrupt.recv() => {
-                    tracing::info!("SIGINT: finishing packages in flight, then stopping");
-                    break;
-                }
+                request = os.next() => match request {
+                    OsRequest::Reload(name) => self.reload(name),
+                    OsRequest::Stop(name) => {
+                        tracing::info!(signal = name, "{name}: finishing packages in flight, then stopping");
+                        break;
+                    }
+                },
             }
         }
-        self.drain(&mut terminate, &mut interrupt).await;
+        self.drain(&mut os).await;
         self.refresh_index(true);
         Ok(self.summary)
     }
@@ -407,11 +405,7 @@ impl Daemon {
     }
 
     /// Lets packages in flight finish (up to the grace time, or a second signal), then returns.
-    async fn drain(
-        &mut self,
-        terminate: &mut tokio::signal::unix::Signal,
-        interrupt: &mut tokio::signal::unix::Signal,
-    ) {
+    async fn drain(&mut self, os: &mut OsSignals) {
         self.ready.clear();
         if self.in_flight.is_empty() {
             return;
@@ -432,8 +426,8 @@ impl Daemon {
                     tracing::warn!(in_flight = self.in_flight.len(), "Grace time over; stopping with packages in flight (they are evaluated again at the next start)");
                     return;
                 }
-                _ = terminate.recv() => return,
-                _ = interrupt.recv() => return,
+                // A second stop request stops at once; a reload waits for the next start.
+                request = os.next() => if matches!(request, OsRequest::Stop(_)) { return },
             }
         }
     }

@@ -14,6 +14,7 @@ mod candidates;
 mod daemon;
 mod disposition;
 mod metrics;
+mod os_signals;
 mod outbox;
 mod process;
 mod schedule;

@@ -87,6 +87,8 @@ pub struct Shared {
     failing: Mutex<Option<String>>,
     /// The bearer token `/status` and `/metrics` require, if one is configured.
     status_token: Option<crate::config::Secret>,
+    /// `POST /reload` asked for a reload (the daemon takes it at its next turn).
+    reload_requested: std::sync::atomic::AtomicBool,
 }
 
 /// Locks a mutex, taking over one a panicked thread held: every guarded value here stays
@@ -106,7 +108,21 @@ impl Shared {
             reports_dir,
             failing: Mutex::new(None),
             status_token: None,
+            reload_requested: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Asks the daemon to load its config and policies again (`POST /reload`; Windows has no
+    /// SIGHUP).
+    pub fn request_reload(&self) {
+        self.reload_requested
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether a reload was asked for since the last call.
+    pub fn take_reload_requested(&self) -> bool {
+        self.reload_requested
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Requires `token` on `/status` and `/metrics`.

@@ -50,6 +50,8 @@ impl Snapshot {
     /// Loads the config and compiles the policies it names.
     pub fn load(source: &ConfigSource) -> Result<Self, SnapshotError> {
         let config = source.load()?;
+        // The daemon delivers alerts: every secret they need must be there.
+        config.require_alert_secrets()?;
         let policies = Rules::load(&config, None)?;
         Ok(Self { config, policies })
     }

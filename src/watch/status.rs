@@ -1,10 +1,11 @@
 //! The status HTTP server: `GET /healthz` (alive), `GET /metrics` (Prometheus text format) and
-//! `GET /status` (JSON: folders, recent packages, active policies, last reload).
+//! `GET /status` (JSON: folders, recent packages, active policies, last reload), and
+//! `POST /reload` (load the config and policies again, as SIGHUP does).
 //!
 //! A hostile client on the network must not starve the daemon: connections are capped (more
 //! are closed at once, so idle sockets cannot exhaust file descriptors), a client has 10 s to
 //! send its request headers, and a connection idle for 60 s is closed. With a bearer token
-//! configured, `/status` and `/metrics` require it (`/healthz` stays open for probes).
+//! configured, `/status`, `/metrics` and `/reload` require it (`/healthz` stays open for probes).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,6 +37,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/status", get(status))
+        .route("/reload", axum::routing::post(reload))
         .with_state(shared)
 }
 
@@ -96,6 +98,16 @@ async fn status(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> axum::
         return unauthorized();
     }
     Json(shared.status().clone()).into_response()
+}
+
+/// `POST /reload`: loads the config and policies again, as SIGHUP does (Windows has none).
+/// The daemon answers in its log and in `/status` (`last_reload`).
+async fn reload(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> axum::response::Response {
+    if !authorized(&shared, &headers) {
+        return unauthorized();
+    }
+    shared.request_reload();
+    (StatusCode::ACCEPTED, "reload requested\n").into_response()
 }
 
 /// Binds `address`; the caller reports a bind failure before the daemon starts work.

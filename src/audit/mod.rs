@@ -93,7 +93,7 @@ fn file_name_finding(package: &Package, path: &Path) -> Option<Finding> {
 }
 
 /// The rule describing `repository` findings.
-fn repository_rule() -> RuleInfo {
+pub fn repository_rule() -> RuleInfo {
     RuleInfo::builtin(
         REPOSITORY_RULE,
         Severity::Info,
@@ -101,6 +101,11 @@ fn repository_rule() -> RuleInfo {
         "In an audit: a release file whose name carries a version different from the solution version inside it.",
         "Name release files after the version they hold.",
     )
+    .with_codes(vec![crate::diagnostic::CodeDoc::new(
+        "file-name-mismatch",
+        "A release file's name carries a version other than the solution version inside it.",
+        None,
+    )])
 }
 
 /// One release in its family, with what ordering needs.

@@ -6,7 +6,9 @@ mod check;
 mod color;
 mod diff;
 mod environment;
+mod explain;
 mod history;
+mod init;
 mod inspect;
 mod output;
 mod policy;
@@ -60,6 +62,10 @@ enum Command {
     /// Save target environments' installed solutions for --environment.
     #[command(subcommand)]
     Environment(environment::EnvironmentCommand),
+    /// Explain a rule or a finding code (`environment-fit/mode-conflict`, `waiver-expired`).
+    Explain(explain::ExplainArgs),
+    /// Write a starter config (solguard.toml) and an example policy with its test cases.
+    Init(init::InitArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(shell::CompletionsArgs),
     /// Print the manual page (roff).
@@ -93,6 +99,8 @@ pub fn main() -> ExitCode {
         Command::History(args) => history::run(&args),
         Command::Watch(args) => watch::run_watch(&args, cli.log_format == LogFormat::Human),
         Command::Completions(args) => shell::completions(&args),
+        Command::Init(args) => init::run(&args),
+        Command::Explain(args) => explain::run(&args),
         Command::Man => shell::man(),
     };
     match result {

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::{Args, Subcommand};
 use solguard::config::Config;
 use solguard::pipeline::{run_cases, CaseFile, Rules};
@@ -94,32 +94,12 @@ fn list(args: &ListArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `policy explain ID` is `solguard explain ID`: one description of rules and their codes.
 fn explain(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
-    let rules = Rules::load(&Config::default(), args.policies.as_deref())?;
-    let policies = rules.policies();
-    let Some(policy) = policies.get(&args.id) else {
-        bail!(
-            "no policy {:?}; known policies: {}",
-            args.id,
-            policies.ids().join(", ")
-        );
-    };
-    let meta = &policy.meta;
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "{} ({}, default severity {})",
-        meta.id, policy.origin, meta.severity
-    )?;
-    writeln!(out, "{}\n", meta.title)?;
-    writeln!(out, "{}", meta.description.trim())?;
-    if let Some(hint) = &meta.hint {
-        writeln!(out, "\nFix: {hint}")?;
-    }
-    if let Some(help) = &meta.help {
-        writeln!(out, "Help: {help}")?;
-    }
-    Ok(ExitCode::SUCCESS)
+    super::explain::run(&super::explain::ExplainArgs::of(
+        &args.id,
+        args.policies.clone(),
+    ))
 }
 
 fn case_files(dir: &Path, origin_prefix: &str) -> anyhow::Result<Vec<CaseFile>> {

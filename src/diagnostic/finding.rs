@@ -148,6 +148,29 @@ pub struct RuleInfo {
     pub hint: Option<String>,
     /// A policy (false for solguard's own checks).
     pub policy: bool,
+    /// Every finding code the rule emits, with what it means.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub codes: Vec<CodeDoc>,
+}
+
+/// One finding code of a rule, as `solguard explain` and the SARIF rules describe it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeDoc {
+    pub code: String,
+    pub summary: String,
+    /// The code's severity when it differs from the rule's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
+}
+
+impl CodeDoc {
+    pub fn new(code: &str, summary: &str, severity: Option<Severity>) -> Self {
+        Self {
+            code: code.into(),
+            summary: summary.into(),
+            severity,
+        }
+    }
 }
 
 impl RuleInfo {
@@ -167,6 +190,17 @@ impl RuleInfo {
             help: None,
             hint: Some(hint.into()),
             policy: false,
+            codes: Vec::new(),
         }
+    }
+
+    pub fn with_codes(mut self, codes: Vec<CodeDoc>) -> Self {
+        self.codes = codes;
+        self
+    }
+
+    /// The documentation of `code`, if the rule declares it.
+    pub fn code(&self, code: &str) -> Option<&CodeDoc> {
+        self.codes.iter().find(|c| c.code == code)
     }
 }

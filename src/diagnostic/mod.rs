@@ -9,8 +9,8 @@ mod severity;
 mod text;
 
 pub use finding::{
-    is_accepted, Finding, RuleInfo, Verdict, Waived, PACKAGE_FORMAT_RULE, POLICY_ERROR_CODE,
-    REPOSITORY_RULE, WAIVERS_RULE,
+    is_accepted, CodeDoc, Finding, RuleInfo, Verdict, Waived, PACKAGE_FORMAT_RULE,
+    POLICY_ERROR_CODE, REPOSITORY_RULE, WAIVERS_RULE,
 };
 pub use location::{line_column, Location};
 pub use severity::{is_kebab_case, Severity};

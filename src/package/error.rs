@@ -131,6 +131,30 @@ pub enum PackageErrorKind {
 
 impl PackageErrorKind {
     /// A stable kebab-case code for findings and reports.
+    /// Every code [`PackageErrorKind::code`] gives, with what it means.
+    pub const CODES: [(&'static str, &'static str); 20] = [
+        ("io-error", "The file could not be read (permissions, a disk error, a file that changed while read)."),
+        ("not-found", "No file or folder is at the path."),
+        ("not-a-zip", "The file is not a zip archive: a solution export is a .zip (or an unpacked folder)."),
+        ("corrupt-zip", "The zip is corrupt or truncated, e.g. a copy that did not finish."),
+        ("not-a-solution", "The zip holds no solution: a Configuration Migration data package, a Package Deployer package, a legacy app export or a zip of solution zips, each named."),
+        ("missing-manifest", "The folder holds no solution.xml, Other/Solution.xml or src/Other/Solution.xml."),
+        ("missing-file", "solution.xml, customizations.xml or [Content_Types].xml is missing; Dataverse requires all three."),
+        ("unsafe-entry-name", "An entry name is absolute or contains `..`: a hostile archive, refused."),
+        ("duplicate-entry", "The archive holds the same entry name twice: ambiguous, refused."),
+        ("too-many-entries", "The archive or folder holds more entries than the reader's limit."),
+        ("zip-bomb", "An entry inflates past the size or compression-ratio limits (zip bomb guard)."),
+        ("encrypted-entry", "An entry is encrypted; Dataverse cannot import password-protected packages."),
+        ("unsupported-compression", "An entry uses a compression method other than Deflate or Stored."),
+        ("malformed-xml", "A manifest file is not well-formed XML, nests too deep or holds a token past the limit."),
+        ("xml-doctype", "A manifest file declares a DOCTYPE or entities: refused, never expanded (XML bombs)."),
+        ("bad-encoding", "A manifest file's text is in an encoding it does not declare, or in none the reader knows."),
+        ("invalid-manifest", "A manifest file has the wrong root element or lacks what a solution must state."),
+        ("symlink-escape", "An unpacked folder holds a symbolic link to outside itself: not followed."),
+        ("not-a-file", "A name that must be a file is a folder."),
+        ("special-file", "The path is a FIFO, socket or device, not a package: never read (it would block)."),
+    ];
+
     pub fn code(&self) -> &'static str {
         match self {
             Self::Io(_) => "io-error",

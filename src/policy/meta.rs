@@ -9,6 +9,8 @@
 //! //! hint = "How to fix what it finds."
 //! ```
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 pub use crate::diagnostic::{is_kebab_case, line_column, Severity};
@@ -30,6 +32,41 @@ pub struct PolicyMeta {
     /// How to fix what it finds, when findings carry no hint of their own.
     #[serde(default)]
     pub hint: Option<String>,
+    /// `[codes]`: every finding code it emits, with what it means (and its severity when it
+    /// differs from the policy's), for `solguard explain` and the SARIF rules.
+    #[serde(default)]
+    pub codes: BTreeMap<String, CodeInfo>,
+    /// `[params]`: the `[rules.ID.params]` keys it reads, with what each does.
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+}
+
+/// What a finding code means: a sentence, or a table with its severity too.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CodeInfo {
+    Summary(String),
+    Detailed {
+        summary: String,
+        #[serde(default)]
+        severity: Option<Severity>,
+    },
+}
+
+impl CodeInfo {
+    pub fn summary(&self) -> &str {
+        match self {
+            Self::Summary(summary) | Self::Detailed { summary, .. } => summary,
+        }
+    }
+
+    /// The code's own severity, if it differs from the policy's.
+    pub fn severity(&self) -> Option<Severity> {
+        match self {
+            Self::Summary(_) => None,
+            Self::Detailed { severity, .. } => *severity,
+        }
+    }
 }
 
 /// A problem in the front matter, at a line and column of the policy file.
@@ -87,6 +124,11 @@ pub fn parse_front_matter(source: &str) -> Result<PolicyMeta, MetaError> {
         return Err(at_top(
             "metadata needs a `help` link or a fix `hint`".into(),
         ));
+    }
+    if let Some(code) = meta.codes.keys().find(|c| !is_kebab_case(c)) {
+        return Err(at_top(format!(
+            "code {code:?} in [codes] is not kebab-case"
+        )));
     }
     if meta.title.trim().is_empty() || meta.description.trim().is_empty() {
         return Err(at_top(

@@ -108,6 +108,27 @@ fn descriptor(rule: &RuleInfo) -> ReportingDescriptor {
         ),
     ]);
     properties.tags = Some(vec!["dataverse".into(), "solution-package".into()]);
+    if !rule.codes.is_empty() {
+        // The codes a rule emits (each result names its own in `properties.code`).
+        let codes: serde_json::Map<String, serde_json::Value> = rule
+            .codes
+            .iter()
+            .map(|c| (c.code.clone(), json!(c.summary)))
+            .collect();
+        properties
+            .additional_properties
+            .insert("codes".into(), serde_json::Value::Object(codes));
+    }
+    let help_text = if rule.codes.is_empty() {
+        help_text
+    } else {
+        let list: Vec<String> = rule
+            .codes
+            .iter()
+            .map(|c| format!("- {}: {}", c.code, c.summary))
+            .collect();
+        format!("{help_text}\n\nCodes:\n{}", list.join("\n"))
+    };
     let builder = ReportingDescriptor::builder()
         .id(rule.id.clone())
         .name(pascal_case(&rule.id))
@@ -153,6 +174,7 @@ fn all_rules(report: &Report) -> Vec<RuleInfo> {
                 help: None,
                 hint: None,
                 policy: true,
+                codes: Vec::new(),
             });
         }
     }

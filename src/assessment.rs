@@ -13,7 +13,7 @@ use crate::diagnostic::{Finding, Severity, Verdict};
 use crate::package::{DataLoss, ExportTime, ManagedState, Package};
 
 /// The outcome of evaluating one package in its lineage.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Assessment {
     pub path: PathBuf,
     /// Null when the package could not be read.
@@ -44,6 +44,7 @@ pub struct Assessment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<StreamPosition>,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub checked_at: OffsetDateTime,
     /// Hash of everything that decided the verdict (policies, settings, targets, waivers).
     #[serde(default)]
@@ -52,14 +53,14 @@ pub struct Assessment {
 
 /// A package's verdict against one target environment: from the findings about that
 /// environment and those about the package wherever it goes (fits, warns or fails there).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EnvironmentVerdict {
     pub name: String,
     pub verdict: Verdict,
 }
 
 /// A package's place in its release stream (1-based).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StreamPosition {
     pub solution: String,
     pub position: usize,
@@ -67,7 +68,7 @@ pub struct StreamPosition {
 }
 
 /// What lists of packages show of an assessment (history rows, the daemon's index, `/status`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AssessmentSummary {
     pub path: String,
     pub unique_name: Option<String>,
@@ -78,6 +79,7 @@ pub struct AssessmentSummary {
     pub verdict: Verdict,
     pub accepted: bool,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub checked_at: OffsetDateTime,
     pub policy_set: String,
 }

@@ -78,7 +78,7 @@ fn clean_packages_exit_zero_with_the_documented_json_shape() {
         String::from_utf8_lossy(&output.stderr)
     );
     let report = json(&output);
-    assert_eq!(report["schema_version"], 2);
+    assert_eq!(report["schema_version"], 3);
     assert_eq!(report["policy_set"].as_str().map(str::len), Some(64));
     let package = &report["packages"][0];
     assert_eq!(package["path"], path_str(&path));

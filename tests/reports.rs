@@ -114,7 +114,7 @@ fn every_format_matches_its_snapshot() {
 fn json_report_has_the_documented_schema() {
     let (dir, _) = fixed_reports(&[]);
     let report: Value = serde_json::from_str(&read(&dir, "solguard-report.json")).unwrap();
-    assert_eq!(report["schema_version"], 2);
+    assert_eq!(report["schema_version"], 3);
     for key in [
         "tool",
         "policy_set",

@@ -67,7 +67,7 @@ fn a_dropped_package_gets_reports_an_alert_and_metrics() {
     );
 
     let admin = root.report_for("PowerPlatformAdmin").expect("admin report");
-    assert_eq!(admin["schema_version"], 2);
+    assert_eq!(admin["schema_version"], 3);
     assert_eq!(admin["packages"][0]["version"], "1.0.0.42");
     assert_eq!(verdict(&admin), "warn");
     assert!(codes(&admin).contains(&"component-prefix".to_owned()));

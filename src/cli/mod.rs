@@ -13,6 +13,7 @@ mod inspect;
 mod output;
 mod policy;
 mod rules;
+mod schema;
 mod shell;
 mod watch;
 
@@ -66,6 +67,8 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Write a starter config (solguard.toml) and an example policy with its test cases.
     Init(init::InitArgs),
+    /// Print the JSON Schema of the JSON report or of the config file.
+    Schema(schema::SchemaArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(shell::CompletionsArgs),
     /// Print the manual page (roff).
@@ -102,6 +105,7 @@ pub fn main() -> ExitCode {
         Command::Init(args) => init::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Man => shell::man(),
+        Command::Schema(args) => schema::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -13,6 +13,7 @@ mod daemon;
 mod deployment;
 mod environment;
 mod json_file;
+mod schema;
 mod settings;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,7 @@ pub use daemon::{DaemonSettings, Disposition, WatchFolder, DEFAULT_STATUS};
 pub use deployment::{is_referenced_file, DeploymentSettings, SettingConnection, SettingVariable};
 pub use environment::{Environment, InstalledPublisher, InstalledSolution};
 pub use json_file::JsonFileError;
+pub use schema::config_schema;
 pub use settings::{
     EvalSettings, ReleaseOrder, ReportFormat, RuleSettings, Target, Targets, Waiver,
 };

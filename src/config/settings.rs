@@ -156,7 +156,9 @@ impl Waiver {
 }
 
 /// How the releases of a solution are put in order when several are checked at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ReleaseOrder {
     /// Export time, read from the zip entries' timestamps; ties (and packages without one,
@@ -195,7 +197,19 @@ impl ReleaseOrder {
 }
 
 /// A report format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ReportFormat {
     /// Text for a terminal.

@@ -15,7 +15,7 @@ pub const WAIVERS_RULE: &str = "waivers";
 pub const REPOSITORY_RULE: &str = "repository";
 
 /// One thing a rule found.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Finding {
     pub rule: String,
     pub code: String,
@@ -32,10 +32,49 @@ pub struct Finding {
 }
 
 /// Why a finding does not count against the verdict.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Waived {
     pub reason: String,
+    /// The waiver's last day, `2027-03-31`.
+    #[serde(default, with = "expiry")]
+    #[schemars(with = "Option<String>", extend("format" = "date"))]
     pub expires: Option<time::Date>,
+}
+
+/// A waiver's expiry as an ISO date. Reports and history rows before schema version 3 wrote
+/// `time`'s default `[year, day of year]`; both read back.
+mod expiry {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use time::Date;
+
+    time::serde::format_description!(iso_date, Date, "[year]-[month]-[day]");
+
+    pub fn serialize<S: Serializer>(date: &Option<Date>, serializer: S) -> Result<S::Ok, S::Error> {
+        iso_date::option::serialize(date, serializer)
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        Iso(String),
+        Ordinal(i32, u16),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Date>, D::Error> {
+        let written: Option<Written> = Option::deserialize(deserializer)?;
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        match written {
+            None => Ok(None),
+            Some(Written::Iso(text)) => Date::parse(&text, format)
+                .map(Some)
+                .map_err(serde::de::Error::custom),
+            Some(Written::Ordinal(year, day)) => Date::from_ordinal_date(year, day)
+                .map(Some)
+                .map_err(serde::de::Error::custom),
+        }
+    }
 }
 
 impl Finding {
@@ -76,7 +115,19 @@ impl Finding {
 }
 
 /// The overall result for one package.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Pass,
@@ -129,7 +180,9 @@ impl std::fmt::Display for Verdict {
 }
 
 /// A package is accepted (becomes part of its solution's lineage for later releases) when
-/// nothing unwaived is an error.
+/// nothing unwaived is an error, an error about a target environment included: a release that
+/// cannot go to the target is not what the target will hold, so the next release is compared
+/// with the last one that could.
 pub fn is_accepted(findings: &[Finding]) -> bool {
     !findings
         .iter()
@@ -137,7 +190,7 @@ pub fn is_accepted(findings: &[Finding]) -> bool {
 }
 
 /// One rule as reports describe it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RuleInfo {
     pub id: String,
     pub title: String,
@@ -154,7 +207,7 @@ pub struct RuleInfo {
 }
 
 /// One finding code of a rule, as `solguard explain` and the SARIF rules describe it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CodeDoc {
     pub code: String,
     pub summary: String,
@@ -202,5 +255,29 @@ impl RuleInfo {
     /// The documentation of `code`, if the rule declares it.
     pub fn code(&self, code: &str) -> Option<&CodeDoc> {
         self.codes.iter().find(|c| c.code == code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Waived;
+
+    #[test]
+    fn an_expiry_is_written_as_an_iso_date_and_read_in_either_form() {
+        let date = time::Date::from_calendar_date(2099, time::Month::March, 31).ok();
+        let waived = Waived {
+            reason: "r".into(),
+            expires: date,
+        };
+        let text = serde_json::to_string(&waived).expect("json");
+        assert_eq!(text, r#"{"reason":"r","expires":"2099-03-31"}"#);
+        let back: Waived = serde_json::from_str(&text).expect("iso");
+        assert_eq!(back.expires, date);
+        // Rows written before schema version 3: [year, day of year].
+        let old: Waived =
+            serde_json::from_str(r#"{"reason":"r","expires":[2099,90]}"#).expect("ordinal");
+        assert_eq!(old.expires, date);
+        let none: Waived = serde_json::from_str(r#"{"reason":"r"}"#).expect("no expiry");
+        assert_eq!(none.expires, None);
     }
 }

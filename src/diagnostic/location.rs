@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// the unpacked folder, always with `/`) and a 1-based line. `package` names the package file
 /// when it is not the one being reported on: a removed component points into the earlier
 /// release it stood in, never into the new package with the old package's line.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct Location {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -129,7 +129,7 @@ impl ComponentDiff {
 }
 
 /// One thing an upgrade deletes with its data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DataLoss {
     /// `table`, `column`, `column-type`, `relationship`, `many-to-many` or `choice-value`.
     pub kind: String,

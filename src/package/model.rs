@@ -23,9 +23,28 @@ time::serde::format_description!(
 /// When a zip was exported: the newest timestamp of its entries. Dataverse stamps every entry
 /// with the export time; DOS timestamps have 2-second resolution and no time zone, so this is
 /// the exporting server's clock as written (`2018-12-27T15:11:22`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(transparent)]
-pub struct ExportTime(#[serde(with = "local_seconds")] pub PrimitiveDateTime);
+pub struct ExportTime(
+    #[serde(with = "local_seconds")]
+    #[schemars(
+        with = "String",
+        regex(pattern = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
+    )]
+    pub PrimitiveDateTime,
+);
 
 impl ExportTime {
     /// From a zip entry's DOS timestamp; `None` for an impossible date and for the DOS epoch
@@ -105,7 +124,9 @@ pub struct Source {
 }
 
 /// `Managed` in the manifest: `0`, `1`, or `2` in unpacked sources that hold both.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ManagedState {
     #[default]

@@ -44,10 +44,18 @@ pub struct CaseResult {
     pub error: Option<String>,
 }
 
-/// Version of the JSON report schema; bumped when a field changes meaning or disappears.
-pub const SCHEMA_VERSION: u32 = 2;
+/// The JSON Schema (draft 2020-12) of the JSON report every command writes.
+pub fn report_schema() -> schemars::Schema {
+    let mut schema = schemars::schema_for!(Report);
+    schema.insert("title".into(), "solguard JSON report".into());
+    schema
+}
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Version of the JSON report schema; bumped when a field changes meaning, form or disappears
+/// (3: a waiver's `expires` is an ISO date, no longer `[year, day of year]`).
+pub const SCHEMA_VERSION: u32 = 3;
+
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Report {
     pub schema_version: u32,
     pub tool: String,
@@ -73,21 +81,21 @@ pub struct Report {
 }
 
 /// The releases of one solution.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SolutionHistory {
     pub unique_name: String,
     pub releases: Vec<AssessmentSummary>,
 }
 
 /// One solution's releases in a repository, in release order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Stream {
     pub unique_name: String,
     pub releases: Vec<StreamRelease>,
 }
 
 /// One release in an audited stream.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StreamRelease {
     pub version: String,
     /// Export time read from the zip (null for unpacked trees).
@@ -127,7 +135,7 @@ impl StreamRelease {
 }
 
 /// What an audit read and left out.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuditSummary {
     /// How releases were put in order.
     pub order: ReleaseOrder,
@@ -143,13 +151,13 @@ pub struct AuditSummary {
     pub new_findings: Option<Vec<NewFinding>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Skipped {
     pub path: String,
     pub reason: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NewFinding {
     pub path: String,
     pub solution: Option<String>,
@@ -160,7 +168,7 @@ pub struct NewFinding {
     pub message: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Summary {
     pub packages: usize,
     pub passed: usize,

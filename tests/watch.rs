@@ -681,3 +681,84 @@ fn a_config_edit_reloads_and_a_broken_edit_is_refused() {
     assert_eq!(folders(&status().unwrap()), 2);
     assert!(daemon.stop().success());
 }
+
+/// The `Content-Type` header of a response head.
+fn content_type(head: &str) -> String {
+    head.lines()
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+        })
+        .map(|(_, value)| value.trim().to_owned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn metrics_are_served_in_the_format_their_content_type_names_and_reload_is_an_endpoint() {
+    use support::daemon::http_exchange;
+    let address = free_address();
+    let root = Root::new("", WATCH_DROP, Some(address));
+    let daemon = root.start();
+    copy_in(&admin_zip(), &root.path("drop/Admin.zip"));
+    // The counter moves once the package's record is written, just after its report.
+    daemon.wait_for(30, || {
+        http_get(address, "/metrics")
+            .is_some_and(|(_, body)| body.contains("solguard_packages_processed_total{"))
+    });
+
+    // The classic text format, as a plain scraper gets it: every counter's samples are typed.
+    let (status, head, body) = http_exchange(address, "GET", "/metrics", "").expect("metrics");
+    assert_eq!(status, 200);
+    assert_eq!(
+        content_type(&head),
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let scrape =
+        prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_owned()))).expect("parses");
+    let processed: Vec<&prometheus_parse::Sample> = scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == "solguard_packages_processed_total")
+        .collect();
+    assert!(!processed.is_empty(), "{body}");
+    assert!(
+        processed
+            .iter()
+            .all(|s| matches!(s.value, prometheus_parse::Value::Counter(_))),
+        "a counter, not an untyped series: {body}"
+    );
+    assert!(
+        scrape.samples.iter().all(|s| !s.metric.ends_with("_total")
+            || matches!(s.value, prometheus_parse::Value::Counter(_))),
+        "{body}"
+    );
+
+    // OpenMetrics, to a scraper that asks for it.
+    let (_, head, body) = http_exchange(
+        address,
+        "GET",
+        "/metrics",
+        "Accept: application/openmetrics-text; version=1.0.0\r\n",
+    )
+    .expect("metrics");
+    assert_eq!(
+        content_type(&head),
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    let exposition = openmetrics_parser::openmetrics::parse_openmetrics(&body).expect("parses");
+    let family = exposition
+        .families
+        .get("solguard_packages_processed")
+        .expect("the counter family");
+    assert_eq!(
+        family.family_type,
+        openmetrics_parser::OpenMetricsType::Counter
+    );
+    assert!(family.iter_samples().count() >= 1);
+
+    // POST /reload reloads as SIGHUP does (Windows has no SIGHUP).
+    let (status, _, _) = http_exchange(address, "POST", "/reload", "").expect("reload");
+    assert_eq!(status, 202);
+    daemon.wait_for(20, || daemon.log().contains("POST /reload"));
+    assert!(daemon.stop().success());
+}

@@ -130,13 +130,17 @@ pub fn write_github(
     Ok(())
 }
 
-/// Azure's escaping of logging-command text: `%` first, then CR, LF, `;` and `]`.
+/// Azure's escaping of logging-command text: `%` first, then CR, LF, `;` and `]`. The agent
+/// takes `##vso[` anywhere in a line for a command, and Azure has no escape for it: a space
+/// breaks it up (`# #vso[`), so text from a package can never issue one.
 fn azure_escape(text: &str) -> String {
     text.replace('%', "%AZP25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
         .replace(';', "%3B")
         .replace(']', "%5D")
+        .replace("##vso[", "# #vso[")
+        .replace("##[", "# #[")
 }
 
 /// One `task.logissue` per error and warning (Azure has no lower level: infos and waived
@@ -217,7 +221,7 @@ mod tests {
         assert_eq!(github_property("a:b,c"), "a%3Ab%2Cc");
         assert_eq!(
             azure_escape("x;y]\n##vso[task.complete result=Failed]"),
-            "x%3By%5D%0A##vso[task.complete result=Failed%5D"
+            "x%3By%5D%0A# #vso[task.complete result=Failed%5D"
         );
         assert_eq!(azure_escape("100%"), "100%AZP25");
     }

@@ -205,11 +205,63 @@ impl Metrics {
             .inc();
     }
 
-    /// The metrics in the Prometheus text format.
+    /// The metrics in the OpenMetrics text format (counters' samples end in `_total`, the
+    /// exposition ends with `# EOF`).
     pub fn render(&self) -> String {
         let mut text = String::new();
         // Writing to a String cannot fail.
         let _ = encode(&mut text, &self.registry);
         text
+    }
+
+    /// The metrics in the classic Prometheus text format (0.0.4), for scrapers that do not
+    /// ask for OpenMetrics: a counter's `# TYPE` and `# HELP` name its `_total` samples (a
+    /// classic parser would otherwise take them for untyped series), and the OpenMetrics-only
+    /// lines (`# UNIT`, `# EOF`) are left out.
+    pub fn render_classic(&self) -> String {
+        to_classic(&self.render())
+    }
+}
+
+/// The classic text format of an OpenMetrics exposition.
+fn to_classic(openmetrics: &str) -> String {
+    let mut counters: Vec<&str> = Vec::new();
+    for line in openmetrics.lines() {
+        if let Some(name) = line
+            .strip_prefix("# TYPE ")
+            .and_then(|rest| rest.strip_suffix(" counter"))
+        {
+            counters.push(name);
+        }
+    }
+    let mut classic = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# TYPE ", "# HELP "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(&name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        classic.push_str(renamed.as_deref().unwrap_or(line));
+        classic.push('\n');
+    }
+    classic
+}
+
+#[cfg(test)]
+mod tests {
+    use super::to_classic;
+
+    #[test]
+    fn counters_are_named_by_their_samples_in_the_classic_format() {
+        let open = "# HELP solguard_errors Operational errors.\n# TYPE solguard_errors counter\nsolguard_errors_total{kind=\"io\"} 2\n# EOF\n";
+        assert_eq!(
+            to_classic(open),
+            "# HELP solguard_errors_total Operational errors.\n# TYPE solguard_errors_total counter\nsolguard_errors_total{kind=\"io\"} 2\n"
+        );
     }
 }

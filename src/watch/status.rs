@@ -1,4 +1,5 @@
-//! The status HTTP server: `GET /healthz` (alive), `GET /metrics` (Prometheus text format) and
+//! The status HTTP server: `GET /healthz` (alive), `GET /metrics` (OpenMetrics when the scraper
+//! asks for it, else the classic Prometheus text format) and
 //! `GET /status` (JSON: folders, recent packages, active policies, last reload), and
 //! `POST /reload` (load the config and policies again, as SIGHUP does).
 //!
@@ -86,11 +87,28 @@ async fn metrics(
     if !authorized(&shared, &headers) {
         return unauthorized();
     }
-    (
-        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        shared.metrics.render(),
-    )
-        .into_response()
+    // Content negotiation as Prometheus does it: OpenMetrics to a scraper that asks for it,
+    // the classic text format (whose content type every parser knows) otherwise.
+    let wants_openmetrics = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/openmetrics-text"));
+    if wants_openmetrics {
+        (
+            [(
+                CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            shared.metrics.render(),
+        )
+            .into_response()
+    } else {
+        (
+            [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+            shared.metrics.render_classic(),
+        )
+            .into_response()
+    }
 }
 
 async fn status(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> axum::response::Response {

@@ -250,6 +250,29 @@ pub fn http_get_with(address: SocketAddr, path: &str, headers: &str) -> Option<(
     Some((status, body))
 }
 
+/// One HTTP/1.0 exchange with `method` and extra `headers` (each ending in CRLF): the status,
+/// the response head (status line and headers) and the body.
+pub fn http_exchange(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &str,
+) -> Option<(u16, String, String)> {
+    assert!(address.ip().is_loopback(), "tests only talk to 127.0.0.1");
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: {address}\r\nContent-Length: 0\r\n{headers}\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    Some((status, head.to_owned(), body.to_owned()))
+}
+
 /// Copies `from` to `to` through a temporary name, as a careful copier would.
 pub fn copy_in(from: &Path, to: &Path) {
     let part = to.with_extension("zip.part");

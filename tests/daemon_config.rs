@@ -235,3 +235,39 @@ to = ["a@example.test", "b@example.test"]
         );
     }
 }
+
+#[test]
+fn a_unc_share_is_polled_unless_the_config_says_otherwise() {
+    let text = r#"
+[[watch]]
+path = '\\fileserver\drops\releases'
+
+[[watch]]
+path = '//fileserver/drops/hotfixes'
+name = "hotfixes"
+
+[[watch]]
+path = '\\fileserver\drops\events'
+name = "events"
+poll = false
+
+[[watch]]
+path = 'C:\Releases\Drop'
+name = "local"
+"#;
+    let config = Config::parse(text, Path::new("config.toml")).expect("valid");
+    let polled: Vec<(&str, bool)> = config
+        .watches
+        .iter()
+        .map(|w| (w.name.as_str(), w.poll))
+        .collect();
+    assert_eq!(
+        polled,
+        [
+            (r"\\fileserver\drops\releases", true),
+            ("hotfixes", true),
+            ("events", false),
+            ("local", false)
+        ]
+    );
+}

@@ -82,6 +82,34 @@ pub struct AssessmentSummary {
     #[schemars(with = "String", extend("format" = "date-time"))]
     pub checked_at: OffsetDateTime,
     pub policy_set: String,
+    /// Export time read from the zip entries, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exported_at: Option<ExportTime>,
+    /// For a patch: the solution it patches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patch_of: Option<String>,
+    /// What makes the release stand out in a timeline (a downgrade, a data-loss upgrade).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alarms: Vec<ReleaseAlarm>,
+}
+
+/// Something about a release that a timeline marks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReleaseAlarm {
+    /// Its version is lower than the release before it.
+    Downgrade,
+    /// Its managed upgrade deletes data.
+    DataLoss,
+}
+
+impl ReleaseAlarm {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Downgrade => "downgrade",
+            Self::DataLoss => "data loss",
+        }
+    }
 }
 
 impl Assessment {
@@ -172,6 +200,26 @@ impl Assessment {
             accepted: self.accepted,
             checked_at: self.checked_at,
             policy_set: self.policy_set.clone(),
+            exported_at: self.exported_at,
+            patch_of: self.patch_of.clone(),
+            alarms: self.alarms(),
         }
+    }
+
+    /// What a timeline marks about this release, from its counting findings (records read
+    /// back from the history keep their findings, not their data-loss list).
+    pub fn alarms(&self) -> Vec<ReleaseAlarm> {
+        let mut alarms = Vec::new();
+        if self.counting().any(|f| f.code == "downgrade") {
+            alarms.push(ReleaseAlarm::Downgrade);
+        }
+        let deletes = !self.data_loss.is_empty()
+            || self
+                .counting()
+                .any(|f| f.rule == "data-loss-risk" && f.severity == Severity::Error);
+        if deletes {
+            alarms.push(ReleaseAlarm::DataLoss);
+        }
+        alarms
     }
 }

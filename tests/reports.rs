@@ -355,7 +355,14 @@ fn html_is_self_contained_structured_and_filterable() {
         })
         .expect("audit package section");
     assert!(audit.select(&select("table.data-loss tbody tr")).count() >= 1);
-    assert!(audit.select(&select("ol.timeline li")).count() == 2);
+    // The release timeline: one mark per release, the data-loss one labelled.
+    assert_eq!(
+        audit.select(&select("svg.timeline-chart g.mark")).count(),
+        2
+    );
+    assert!(audit
+        .select(&select("svg.timeline-chart text.alarm"))
+        .any(|t| t.text().any(|t| t.contains("data loss"))));
     let hints = page.select(&select(".hint")).count();
     assert!(hints > 3);
     assert!(page

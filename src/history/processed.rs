@@ -37,6 +37,9 @@ fn processed_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Processed, String
                 accepted: row.get(5)?,
                 checked_at: parse_rfc3339(&row.get::<_, String>(8)?),
                 policy_set: row.get(6)?,
+                exported_at: None,
+                patch_of: None,
+                alarms: Vec::new(),
             },
             sha256,
             reports: Vec::new(),
@@ -87,6 +90,33 @@ impl HistoryStore {
             recent.push(self.with_reports(processed, &reports)?);
         }
         Ok(recent)
+    }
+
+    /// How many packages were processed since `since`, by verdict (`pass`, `warn`, `fail`).
+    pub fn verdicts_since(
+        &self,
+        since: time::OffsetDateTime,
+    ) -> Result<[(Verdict, usize); 3], HistoryError> {
+        let mut counts = [(Verdict::Pass, 0), (Verdict::Warn, 0), (Verdict::Fail, 0)];
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT verdict, COUNT(*) FROM processed WHERE processed_at >= ?1 GROUP BY verdict",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let rows = statement
+            .query_map([super::rfc3339(since)], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+            })
+            .map_err(|e| self.sqlite(e))?;
+        for row in rows {
+            let (verdict, count) = row.map_err(|e| self.sqlite(e))?;
+            let verdict = Verdict::from_stored(&verdict);
+            if let Some(slot) = counts.iter_mut().find(|(v, _)| *v == verdict) {
+                slot.1 += count.max(0) as usize;
+            }
+        }
+        Ok(counts)
     }
 
     /// Records an evaluation in one transaction: the package bytes `sha256` as processed with

@@ -8,8 +8,8 @@ use std::io::{self, Write};
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
-use super::{fit_in, fit_word, Assessment, Report};
-use crate::diagnostic::{Finding, Verdict};
+use super::{bar_chart, fit_in, fit_word, release_timeline, Assessment, Bar, Report, CHART_STYLE};
+use crate::diagnostic::{Finding, Severity, Verdict};
 
 const STYLE: &str = r#"
 :root { --fail:#b42318; --warn:#b54708; --pass:#067647; --muted:#667085; --line:#eaecf0; }
@@ -30,7 +30,9 @@ h3 { font-size: 16px; margin: 0 0 8px; }
 table { border-collapse: collapse; width: 100%; margin: 8px 0 16px; }
 th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { font-size: 12px; color: var(--muted); text-transform: uppercase; }
-code { font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, monospace; word-break: break-all; }
+code { font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, monospace; overflow-wrap: break-word; }
+code.rule { white-space: nowrap; }
+.charts { display: flex; flex-wrap: wrap; gap: 8px 32px; }
 .filters input { position: absolute; opacity: 0; }
 .filters label { display: inline-block; padding: 4px 12px; margin: 0 4px 8px 0; border: 1px solid var(--line); border-radius: 14px; cursor: pointer; }
 .filters input:checked + label { background: #101828; color: #fff; }
@@ -77,16 +79,19 @@ fn findings_table(findings: &[&Finding]) -> Markup {
         table.findings {
             thead { tr { th { "Severity" } th { "Rule" } th { "Finding" } th { "Where" } } }
             tbody {
-                @for finding in findings {
+                @for (index, finding) in findings.iter().enumerate() {
+                    // A hint repeated by the finding before it in the table is said once.
+                    @let repeated = index > 0 && findings[index - 1].hint == finding.hint
+                        && findings[index - 1].rule == finding.rule;
                     tr {
                         td { span.badge.(finding.severity.to_string()) { (finding.severity.to_string()) } }
-                        td { code { (finding.rule) "/" (finding.code) } }
+                        td { code.rule { (finding.rule) "/" (finding.code) } }
                         td {
                             (finding.message)
                             @if let Some(waived) = &finding.waived {
                                 div.hint { "Waived: " (waived.reason)
                                     @if let Some(expires) = &waived.expires { " (until " (expires) ")" } }
-                            } @else if let Some(hint) = &finding.hint {
+                            } @else if let Some(hint) = finding.hint.as_ref().filter(|_| !repeated) {
                                 div.hint { "Hint: " (hint) }
                             }
                         }
@@ -111,21 +116,90 @@ fn timeline(report: &Report, package: &Assessment) -> Markup {
     };
     html! {
         h4 { "Release history of " (name) }
-        ol.timeline {
-            @for release in &history.releases {
-                @let current = release.sha256.is_some() && release.sha256 == package.sha256
-                    && release.version == package.version;
-                li class={ @if current { "current " } @if release.accepted { "accepted" } @else { "rejected" } }
-                    title=(release.path) {
-                    strong { (release.version.clone().unwrap_or_default()) } " "
-                    span.badge.(verdict_class(release.verdict)) { (release.verdict.as_str()) } " "
-                    span.muted {
-                        @if release.accepted { "accepted" } @else { "rejected" }
-                        " · " (release.checked_at.date())
-                    }
+        (release_timeline(name, &history.releases, package.sha256.as_deref()))
+    }
+}
+
+/// What the upgrade deletes, counted per kind (`3 columns, 1 table`).
+fn loss_counts(package: &Assessment) -> String {
+    let mut kinds: Vec<(&str, usize)> = Vec::new();
+    for loss in &package.data_loss {
+        match kinds.iter_mut().find(|(k, _)| *k == loss.kind) {
+            Some((_, n)) => *n += 1,
+            None => kinds.push((&loss.kind, 1)),
+        }
+    }
+    kinds
+        .iter()
+        .map(|(kind, n)| format!("{n} {kind}{}", if *n == 1 { "" } else { "s" }))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Counts by severity and by rule (the ten most frequent), and in an audit the streams with
+/// the most problems first.
+fn findings_summary(report: &Report) -> Markup {
+    let counting: Vec<&Finding> = report.packages.iter().flat_map(|p| p.counting()).collect();
+    let by_severity: Vec<Bar> = [Severity::Error, Severity::Warning, Severity::Info]
+        .into_iter()
+        .map(|severity| Bar {
+            label: format!("{severity}s"),
+            count: counting.iter().filter(|f| f.severity == severity).count(),
+            class: severity_class(severity),
+        })
+        .collect();
+    let mut rules: Vec<(String, usize, Severity)> = Vec::new();
+    for finding in &counting {
+        let key = format!("{}/{}", finding.rule, finding.code);
+        match rules.iter_mut().find(|(k, _, _)| *k == key) {
+            Some((_, n, worst)) => {
+                *n += 1;
+                *worst = (*worst).max(finding.severity);
+            }
+            None => rules.push((key, 1, finding.severity)),
+        }
+    }
+    rules.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.cmp(&a.2)).then(a.0.cmp(&b.0)));
+    rules.truncate(10);
+    let by_rule: Vec<Bar> = rules
+        .into_iter()
+        .map(|(label, count, severity)| Bar {
+            label,
+            count,
+            class: severity_class(severity),
+        })
+        .collect();
+    let mut streams: Vec<Bar> = report
+        .streams
+        .iter()
+        .map(|stream| Bar {
+            label: stream.unique_name.clone(),
+            count: stream.releases.iter().map(|r| r.findings.len()).sum(),
+            class: "error",
+        })
+        .filter(|b| b.count > 0)
+        .collect();
+    streams.sort_by(|a, b| b.count.cmp(&a.count).then(a.label.cmp(&b.label)));
+    streams.truncate(10);
+    html! {
+        @if !counting.is_empty() {
+            h2 { "Findings at a glance" }
+            div.charts {
+                (bar_chart("Findings by severity", &by_severity))
+                (bar_chart("Findings by rule and code", &by_rule))
+                @if !streams.is_empty() {
+                    (bar_chart("Release streams with the most problems", &streams))
                 }
             }
         }
+    }
+}
+
+fn severity_class(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "info",
     }
 }
 
@@ -149,7 +223,7 @@ fn package_section(report: &Report, index: usize, package: &Assessment) -> Marku
                 (findings_table(&counting))
             }
             @if !package.data_loss.is_empty() {
-                h4 { "What the upgrade from " (package.previous_version.clone().unwrap_or_else(|| "the previous release".into())) " would delete" }
+                h4 { "What the upgrade from " (package.previous_version.clone().unwrap_or_else(|| "the previous release".into())) " would delete: " (loss_counts(package)) }
                 table.data-loss {
                     thead { tr { th { "Kind" } th { "Component" } th { "What is lost" } th { "Where" } } }
                     tbody {
@@ -170,13 +244,13 @@ fn package_section(report: &Report, index: usize, package: &Assessment) -> Marku
     }
 }
 
-/// Streams as timeline tables, worst problems and skipped files of an audit.
-fn audit_section(report: &Report) -> Markup {
+/// An audit's counters and its worst problems, which open the report.
+fn audit_overview(report: &Report) -> Markup {
     let Some(audit) = &report.audit else {
         return html! {};
     };
     html! {
-        h2 { "Release streams" }
+        h2 { "Audit" }
         p.muted { (audit.files) " files, " (audit.read) " read, " (audit.cached) " from the cache, "
             (audit.skipped.len()) " skipped; releases ordered by " (audit.order) "." }
         @let worst = report.worst_findings(10);
@@ -188,13 +262,23 @@ fn audit_section(report: &Report) -> Markup {
                         tr {
                             td { span.badge.(finding.severity.to_string()) { (finding.severity.to_string()) } }
                             td { (package_title(package)) }
-                            td { code { (finding.rule) "/" (finding.code) } }
+                            td { code.rule { (finding.rule) "/" (finding.code) } }
                             td { (finding.message) }
                         }
                     }
                 }
             }
         }
+    }
+}
+
+/// An audit's release streams as tables, and the files it skipped.
+fn audit_streams(report: &Report) -> Markup {
+    let Some(audit) = &report.audit else {
+        return html! {};
+    };
+    html! {
+        @if !report.streams.is_empty() { h2 { "Release streams" } }
         @for stream in &report.streams {
             section.stream {
                 h3 { (stream.unique_name) }
@@ -264,7 +348,7 @@ fn page(report: &Report) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { "solguard report: " (verdict.as_str()) }
-                style { (PreEscaped(STYLE)) }
+                style { (PreEscaped(STYLE)) (PreEscaped(CHART_STYLE)) }
             }
             body {
                 header {
@@ -291,6 +375,8 @@ fn page(report: &Report) -> Markup {
                     input #show-pass type="radio" name="verdict";
                     label for="show-pass" { "Pass (" (by_verdict(Verdict::Pass)) ")" }
                     div.rows {
+                        (audit_overview(report))
+                        (findings_summary(report))
                         h2 { "Packages" }
                         table.packages {
                             thead { tr { th { "Solution" } th { "Version" } th { "Previous" } th { "Verdict" } th { "Errors" } th { "Warnings" } th { "Info" } } }
@@ -314,7 +400,7 @@ fn page(report: &Report) -> Markup {
                         @for (index, package) in report.packages.iter().enumerate() {
                             (package_section(report, index, package))
                         }
-                        (audit_section(report))
+                        (audit_streams(report))
                         @if !report.findings.is_empty() {
                             h2 { "About the run" }
                             @let findings: Vec<&Finding> = report.findings.iter().collect();

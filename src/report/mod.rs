@@ -4,6 +4,8 @@
 //! finished report.
 
 mod annotations;
+mod charts;
+mod dashboard;
 mod files;
 mod format;
 mod html;
@@ -15,12 +17,14 @@ mod sarif;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::assessment::{Assessment, AssessmentSummary, StreamPosition};
+pub use crate::assessment::{Assessment, AssessmentSummary, ReleaseAlarm, StreamPosition};
 use crate::config::ReleaseOrder;
 use crate::diagnostic::{Finding, RuleInfo, Severity, Verdict};
 use crate::package::{ExportTime, ManagedState};
 
 pub use annotations::{write_azure, write_github};
+pub use charts::{bar_chart, release_timeline, Bar, CHART_STYLE};
+pub use dashboard::{render_dashboard, AuditLine, Dashboard, OutboxLine};
 pub use files::{report_stem, report_stem_with, write_atomic, STEM_HASH_DIGITS};
 pub use format::{render, RenderOptions, ReportFormat};
 pub use html::write_html;

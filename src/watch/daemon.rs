@@ -21,7 +21,7 @@ use super::sources::{watch_rules, FolderSource, Signals};
 use super::{unix_now, RunSummary, WatchError};
 use crate::config::DaemonSettings;
 use crate::diagnostic::{now_rfc3339, shown};
-use crate::report::{write_index, IndexEntry};
+use crate::report::write_index;
 
 /// How often the loop wakes without events, to observe settling packages.
 const TICK: Duration = Duration::from_millis(200);
@@ -31,8 +31,6 @@ const MIN_OBSERVE_GAP: Duration = Duration::from_millis(100);
 const RELOAD_DEBOUNCE: Duration = Duration::from_millis(300);
 /// Least time between two rewrites of the reports index.
 const INDEX_GAP: Duration = Duration::from_secs(1);
-/// Packages listed in the reports index.
-const INDEX_SIZE: usize = 200;
 /// Wait before retrying a package whose evaluation failed for reasons outside it.
 const RETRY_FAILED: Duration = Duration::from_secs(30);
 
@@ -353,29 +351,14 @@ impl Daemon {
         self.index_stale = false;
         self.index_written = Some(Instant::now());
         let dir = self.shared.reports_dir.clone();
-        let recent = self.shared.store().recent_processed(INDEX_SIZE);
-        let entries: Vec<IndexEntry> = match recent {
-            Ok(recent) => recent
-                .into_iter()
-                .map(|p| IndexEntry {
-                    summary: p.summary,
-                    reports: p
-                        .reports
-                        .iter()
-                        .map(|r| {
-                            std::path::Path::new(r)
-                                .file_name()
-                                .map_or_else(|| r.clone(), |n| n.to_string_lossy().into_owned())
-                        })
-                        .collect(),
-                })
-                .collect(),
+        let snapshot = match super::dashboard::dashboard(&self.shared, "", false) {
+            Ok(snapshot) => snapshot,
             Err(error) => {
                 tracing::error!(%error, "Cannot read recent packages for the index");
                 return;
             }
         };
-        if let Err(error) = tokio::task::block_in_place(|| write_index(&dir, &entries)) {
+        if let Err(error) = tokio::task::block_in_place(|| write_index(&dir, &snapshot)) {
             self.shared.metrics.error("report");
             tracing::error!(dir = %dir.display(), %error, "Cannot write the reports index");
         }

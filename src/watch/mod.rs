@@ -12,6 +12,7 @@
 
 mod candidates;
 mod daemon;
+mod dashboard;
 mod disposition;
 mod metrics;
 mod os_signals;
@@ -216,6 +217,8 @@ pub async fn run(options: WatchOptions) -> Result<RunSummary, WatchError> {
             success: true,
             errors: Vec::new(),
         },
+        // What the daemon processed before this start, so `/status` does not forget it.
+        recent: shared::recent_from(&store),
         ..StatusBoard::default()
     };
     if let Some(address) = address.filter(|a| !a.ip().is_loopback()) {

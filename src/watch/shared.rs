@@ -25,6 +25,26 @@ pub struct RecentPackage {
     pub moved_to: Option<String>,
 }
 
+/// The last packages recorded in the history database, newest first, as `/status` lists
+/// them (the folder they came from is not recorded: empty).
+pub fn recent_from(store: &HistoryStore) -> VecDeque<RecentPackage> {
+    match store.recent_processed(RECENT) {
+        Ok(processed) => processed
+            .into_iter()
+            .map(|p| RecentPackage {
+                summary: p.summary,
+                watch: String::new(),
+                reports: p.reports,
+                moved_to: None,
+            })
+            .collect(),
+        Err(error) => {
+            tracing::warn!(%error, "Cannot read the recent packages back from the history");
+            VecDeque::new()
+        }
+    }
+}
+
 /// A scheduled audit as `/status` shows it.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct AuditStatus {

@@ -1,12 +1,13 @@
 //! The status HTTP server: `GET /healthz` (alive), `GET /metrics` (OpenMetrics when the scraper
 //! asks for it, else the classic Prometheus text format) and
 //! `GET /status` (JSON: folders, recent packages, active policies, last reload), and
-//! `POST /reload` (load the config and policies again, as SIGHUP does).
+//! `POST /reload` (load the config and policies again, as SIGHUP does), `GET /` (the
+//! dashboard) and `GET /reports/<file>` (the report files, read-only).
 //!
 //! A hostile client on the network must not starve the daemon: connections are capped (more
 //! are closed at once, so idle sockets cannot exhaust file descriptors), a client has 10 s to
 //! send its request headers, and a connection idle for 60 s is closed. With a bearer token
-//! configured, `/status`, `/metrics` and `/reload` require it (`/healthz` stays open for probes).
+//! configured, every route but `/healthz` requires it (`/healthz` stays open for probes).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,7 +18,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::header::{
+    AUTHORIZATION, CONTENT_SECURITY_POLICY, CONTENT_TYPE, WWW_AUTHENTICATE, X_CONTENT_TYPE_OPTIONS,
+};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -39,6 +42,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/metrics", get(metrics))
         .route("/status", get(status))
         .route("/reload", axum::routing::post(reload))
+        .route("/", get(dashboard_page))
+        .route("/reports/{file}", get(report_file))
         .with_state(shared)
 }
 
@@ -116,6 +121,110 @@ async fn status(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> axum::
         return unauthorized();
     }
     Json(shared.status().clone()).into_response()
+}
+
+/// `GET /`: the dashboard, from the status board and the history database.
+async fn dashboard_page(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+) -> axum::response::Response {
+    if !authorized(&shared, &headers) {
+        return unauthorized();
+    }
+    let built = tokio::task::spawn_blocking(move || {
+        super::dashboard::dashboard(&shared, "/reports/", true)
+            .map(|d| crate::report::render_dashboard(&d))
+    })
+    .await;
+    match built {
+        Ok(Ok(page)) => (
+            [
+                (CONTENT_TYPE, "text/html; charset=utf-8"),
+                // Its one inline script fetches this page; nothing else may load.
+                (
+                    CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; img-src data:",
+                ),
+            ],
+            page,
+        )
+            .into_response(),
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the history database cannot be read now\n",
+        )
+            .into_response(),
+    }
+}
+
+/// `GET /reports/<file>`: a report file from the reports folder, read-only. Only a plain file
+/// name is served: anything that resolves outside the folder (`..`, an encoded `/`, a
+/// symbolic link leading out) is a 404, like a file that is not there.
+async fn report_file(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> axum::response::Response {
+    if !authorized(&shared, &headers) {
+        return unauthorized();
+    }
+    let not_found = || (StatusCode::NOT_FOUND, "no such report\n").into_response();
+    let Some(content_type) = report_content_type(&name) else {
+        return not_found();
+    };
+    let plain = !name.is_empty()
+        && !name.starts_with('.')
+        && !name.contains(['/', '\\', '\0'])
+        && name != "..";
+    if !plain {
+        return not_found();
+    }
+    let dir = shared.reports_dir.clone();
+    let read = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+        let root = std::fs::canonicalize(&dir)?;
+        let path = std::fs::canonicalize(root.join(&name))?;
+        if !path.starts_with(&root) {
+            return Err(std::io::ErrorKind::NotFound.into());
+        }
+        let text = crate::package::read_text_file(&path, MAX_REPORT_BYTES)?;
+        Ok(text.into_bytes())
+    })
+    .await;
+    match read {
+        Ok(Ok(bytes)) => (
+            [
+                (CONTENT_TYPE, content_type),
+                (
+                    CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+                ),
+                (X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        _ => not_found(),
+    }
+}
+
+/// The largest report file served.
+const MAX_REPORT_BYTES: u64 = 256 << 20;
+
+/// The Content-Type of a report file by its name; `None` for anything that is no report.
+fn report_content_type(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    let types = [
+        (".junit.xml", "application/xml; charset=utf-8"),
+        (".html", "text/html; charset=utf-8"),
+        (".json", "application/json"),
+        (".md", "text/markdown; charset=utf-8"),
+        (".sarif", "application/sarif+json"),
+        (".txt", "text/plain; charset=utf-8"),
+    ];
+    types
+        .iter()
+        .find(|(ending, _)| lower.ends_with(ending))
+        .map(|(_, content_type)| *content_type)
 }
 
 /// `POST /reload`: loads the config and policies again, as SIGHUP does (Windows has none).

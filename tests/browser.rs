@@ -253,3 +253,53 @@ fn the_dashboard_lists_packages_links_their_reports_and_survives_a_restart() {
         );
     }
 }
+
+#[test]
+fn the_audit_report_opens_with_its_summary_and_worst_problems() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let reports = dir.path().join("reports");
+    std::fs::create_dir_all(&reports).expect("mkdir");
+    let repository = dir.path().join("repo");
+    std::fs::create_dir_all(&repository).expect("mkdir");
+    for file in [
+        "CenterofExcellenceAuditComponents_1_18_managed__079ee76.zip",
+        "CenterofExcellenceAuditComponents_1_21_managed.zip",
+    ] {
+        std::fs::copy(
+            corpus().join("powerapps-tools").join(file),
+            repository.join(file),
+        )
+        .expect("copy");
+    }
+    hostile_package(&repository);
+    let output = Command::new(env!("CARGO_BIN_EXE_solguard"))
+        .args([
+            "audit",
+            "--fail-on",
+            "never",
+            "--format",
+            "html",
+            "--report-dir",
+        ])
+        .arg(&reports)
+        .arg(&repository)
+        .output()
+        .expect("run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let (dom, log) = render(&file_url(&reports.join("solguard-audit.html")));
+    assert_clean(&dom, &log);
+    let at = |text: &str| {
+        dom.find(text)
+            .unwrap_or_else(|| panic!("{text} on the page"))
+    };
+    // The summary and the worst problems come before the packages and the streams.
+    assert!(at("Worst problems") < at(">Packages<"));
+    assert!(at("Findings at a glance") < at(">Packages<"));
+    assert!(at(">Packages<") < at("<h2>Release streams</h2>"));
+    assert!(dom.contains("aria-label=\"Release streams with the most problems: "));
+    assert!(dom.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !dom.contains(HOSTILE));
+}

@@ -143,6 +143,15 @@ pub fn release_timeline(
     }
 }
 
+/// The key to the timeline's marks, as text beside the chart.
+pub fn timeline_legend() -> Markup {
+    html! {
+        p.chart-legend {
+            "○ managed · □ unmanaged · ◇ patch — ✓ accepted · ! warned · ✗ rejected — a ringed mark is a downgrade or a data-loss upgrade"
+        }
+    }
+}
+
 /// One bar of a bar chart: a label, a count and a class (a severity, for its fill and pattern).
 pub struct Bar {
     pub label: String,
@@ -200,6 +209,7 @@ pub const CHART_STYLE: &str = r#"
 svg.chart { max-width: 100%; height: auto; font: 12px system-ui, sans-serif; }
 figure.chart-figure { margin: 0 0 8px; }
 figure.chart-figure figcaption { font-size: 12px; color: #475467; font-weight: 600; }
+p.chart-legend { font-size: 12px; color: #475467; margin: 0 0 12px; }
 svg.chart .axis { stroke: #98a2b3; stroke-width: 2; }
 svg.chart .mark circle, svg.chart .mark rect, svg.chart .mark polygon { stroke: #101828; stroke-width: 1.5; }
 svg.chart .v-pass circle, svg.chart .v-pass rect, svg.chart .v-pass polygon { fill: #d1fadf; }

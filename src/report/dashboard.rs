@@ -8,7 +8,9 @@
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use time::OffsetDateTime;
 
-use super::{bar_chart, release_timeline, AssessmentSummary, Bar, IndexEntry, CHART_STYLE};
+use super::{
+    bar_chart, release_timeline, timeline_legend, AssessmentSummary, Bar, IndexEntry, CHART_STYLE,
+};
 use crate::diagnostic::Verdict;
 
 /// A scheduled audit as the dashboard lists it.
@@ -252,6 +254,7 @@ pub fn render_dashboard(dashboard: &Dashboard) -> String {
                     }
                     @if !dashboard.timelines.is_empty() {
                         h2 { "Release timelines" }
+                        (timeline_legend())
                         @for (name, releases) in &dashboard.timelines {
                             h3 { (name) }
                             (release_timeline(name, releases, None))

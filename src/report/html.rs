@@ -8,7 +8,10 @@ use std::io::{self, Write};
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
-use super::{bar_chart, fit_in, fit_word, release_timeline, Assessment, Bar, Report, CHART_STYLE};
+use super::{
+    bar_chart, fit_in, fit_word, release_timeline, timeline_legend, Assessment, Bar, Report,
+    CHART_STYLE,
+};
 use crate::diagnostic::{Finding, Severity, Verdict};
 
 const STYLE: &str = r#"
@@ -46,6 +49,11 @@ code.rule { white-space: nowrap; }
 .timeline li.rejected { opacity: .75; }
 .timeline li.rejected strong { text-decoration: line-through; }
 details summary { cursor: pointer; color: var(--muted); }
+@media (max-width: 640px) {
+  header { padding: 12px; } main { padding: 4px 8px 16px; } .package { padding: 8px; }
+  table.findings, table.data-loss, table.packages, table.worst, table.timeline-table { display: block; overflow-x: auto; }
+  table.facts td code { overflow-wrap: anywhere; }
+}
 @media print {
   .filters input, .filters label { display: none; }
   .filters .row { display: table-row !important; }
@@ -74,6 +82,17 @@ fn count(package: &Assessment, severity: crate::diagnostic::Severity) -> usize {
         .count()
 }
 
+/// A path or location that may wrap after its separators (`/`, `\\`) and nowhere else, so a
+/// long path fits its cell without breaking a name in the middle.
+fn breakable(text: &str) -> Markup {
+    html! {
+        @for (index, part) in text.split_inclusive(['/', '\\']).enumerate() {
+            @if index > 0 { wbr; }
+            (part)
+        }
+    }
+}
+
 fn findings_table(findings: &[&Finding]) -> Markup {
     html! {
         table.findings {
@@ -95,7 +114,7 @@ fn findings_table(findings: &[&Finding]) -> Markup {
                                 div.hint { "Hint: " (hint) }
                             }
                         }
-                        td { @if let Some(location) = &finding.location { code { (location.to_string()) } } }
+                        td { @if let Some(location) = &finding.location { code { (breakable(&location.to_string())) } } }
                     }
                 }
             }
@@ -117,6 +136,7 @@ fn timeline(report: &Report, package: &Assessment) -> Markup {
     html! {
         h4 { "Release history of " (name) }
         (release_timeline(name, &history.releases, package.sha256.as_deref()))
+        (timeline_legend())
     }
 }
 
@@ -210,7 +230,7 @@ fn package_section(report: &Report, index: usize, package: &Assessment) -> Marku
         section.package.row.(format!("v-{}", verdict_class(package.verdict))) id=(format!("package-{index}")) {
             h3 { span.badge.(verdict_class(package.verdict)) { (package.verdict.as_str()) } " " (package_title(package)) }
             table.facts {
-                tr { th { "File" } td { code { (package.path.display().to_string()) } } }
+                tr { th { "File" } td { code { (breakable(&package.path.display().to_string())) } } }
                 @if let Some(exported) = &package.exported_at { tr { th { "Exported" } td { (exported) } } }
                 @if let Some(parent) = &package.patch_of { tr { th { "Patch of" } td { (parent) } } }
                 @if let Some(previous) = &package.previous_version { tr { th { "Previous release" } td { (previous) } } }
@@ -228,7 +248,7 @@ fn package_section(report: &Report, index: usize, package: &Assessment) -> Marku
                     thead { tr { th { "Kind" } th { "Component" } th { "What is lost" } th { "Where" } } }
                     tbody {
                         @for loss in &package.data_loss {
-                            tr { td { (loss.kind) } td { code { (loss.component) } } td { (loss.detail) } td { code { (loss.location.to_string()) } } }
+                            tr { td { (loss.kind) } td { code { (loss.component) } } td { (loss.detail) } td { code { (breakable(&loss.location.to_string())) } } }
                         }
                     }
                 }

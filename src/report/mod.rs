@@ -23,7 +23,7 @@ use crate::diagnostic::{Finding, RuleInfo, Severity, Verdict};
 use crate::package::{ExportTime, ManagedState};
 
 pub use annotations::{write_azure, write_github};
-pub use charts::{bar_chart, release_timeline, Bar, CHART_STYLE};
+pub use charts::{bar_chart, release_timeline, timeline_legend, Bar, CHART_STYLE};
 pub use dashboard::{render_dashboard, AuditLine, Dashboard, OutboxLine};
 pub use files::{report_stem, report_stem_with, write_atomic, STEM_HASH_DIGITS};
 pub use format::{render, RenderOptions, ReportFormat};

@@ -68,6 +68,29 @@ fn positions(releases: &[AssessmentSummary]) -> Vec<f64> {
     xs
 }
 
+/// Each release once (the same bytes checked again are one release; its latest check
+/// counts), in time order.
+fn distinct_releases(releases: &[AssessmentSummary]) -> Vec<AssessmentSummary> {
+    let mut distinct: Vec<AssessmentSummary> = Vec::new();
+    for release in releases {
+        let same = |r: &AssessmentSummary| match (&r.sha256, &release.sha256) {
+            (Some(a), Some(b)) => a == b,
+            _ => {
+                r.version == release.version
+                    && r.managed == release.managed
+                    && r.path == release.path
+            }
+        };
+        match distinct.iter_mut().find(|r| same(r)) {
+            Some(kept) if kept.checked_at <= release.checked_at => *kept = release.clone(),
+            Some(_) => {}
+            None => distinct.push(release.clone()),
+        }
+    }
+    distinct.sort_by_key(instant);
+    distinct
+}
+
 /// A solution's releases in export order: one mark each, its shape the form (circle managed,
 /// square unmanaged, diamond patch), its letter and class the verdict, the version beneath,
 /// and a downgrade or data-loss release ringed and labelled above.
@@ -76,9 +99,7 @@ pub fn release_timeline(
     releases: &[AssessmentSummary],
     current: Option<&str>,
 ) -> Markup {
-    let mut ordered: Vec<&AssessmentSummary> = releases.iter().collect();
-    ordered.sort_by_key(|r| instant(r));
-    let ordered: Vec<AssessmentSummary> = ordered.into_iter().cloned().collect();
+    let ordered = distinct_releases(releases);
     let xs = positions(&ordered);
     let width = xs.last().map_or(WIDTH, |x| (x + MARGIN).max(WIDTH));
     let summary = format!(
@@ -224,3 +245,50 @@ svg.chart .bar.error rect { fill: #b42318; }
 svg.chart .bar.warning rect { fill: #b54708; fill-opacity: .8; }
 svg.chart .bar.info rect { fill: #667085; fill-opacity: .6; }
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostic::Verdict;
+
+    fn release(version: &str, sha: &str, minute: i64) -> AssessmentSummary {
+        AssessmentSummary {
+            path: format!("{version}.zip"),
+            unique_name: Some("Contoso".into()),
+            version: Some(version.into()),
+            previous_version: None,
+            managed: Some(ManagedState::Managed),
+            sha256: Some(sha.into()),
+            verdict: Verdict::Pass,
+            accepted: true,
+            checked_at: time::OffsetDateTime::UNIX_EPOCH + time::Duration::minutes(minute),
+            policy_set: String::new(),
+            exported_at: None,
+            patch_of: None,
+            alarms: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_same_bytes_checked_again_are_one_mark() {
+        let releases = [
+            release("1.0", "a", 1),
+            release("1.1", "b", 2),
+            release("1.1", "b", 3),
+            release("1.1", "b", 4),
+        ];
+        let svg = release_timeline("Contoso", &releases, Some("b")).into_string();
+        assert_eq!(svg.matches("<g class=\"mark").count(), 2, "{svg}");
+        assert_eq!(svg.matches("this package").count(), 1);
+        assert!(svg.contains("Release timeline of Contoso: 1.0 accepted, 1.1 accepted"));
+    }
+
+    #[test]
+    fn svg_text_is_escaped() {
+        let mut hostile = release("<b>1</b>", "x", 1);
+        hostile.patch_of = Some("</text><script>".into());
+        let svg = release_timeline("<script>alert(1)</script>", &[hostile], None).into_string();
+        assert!(!svg.contains("<script>") && !svg.contains("<b>"), "{svg}");
+        assert!(svg.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    }
+}

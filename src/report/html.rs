@@ -58,7 +58,12 @@ details summary { cursor: pointer; color: var(--muted); }
   .filters input, .filters label { display: none; }
   .filters .row { display: table-row !important; }
   .filters section.row { display: block !important; }
-  .package { break-inside: avoid; }
+  .package { break-inside: auto; }
+  h2, h3, h4 { break-after: avoid; }
+  tr, figure, svg.chart { break-inside: avoid; }
+  code.rule { white-space: normal; }
+  .findings td:last-child, .data-loss td:last-child { min-width: 14em; }
+  .findings td:last-child code, .data-loss td:last-child code { overflow-wrap: anywhere; }
   header { background: none; }
 }
 "#;

@@ -742,7 +742,7 @@ fn healthz_is_unhealthy_while_reports_cannot_be_written() {
 // --- Status server limits ------------------------------------------------------------------------
 
 #[test]
-fn a_status_token_guards_status_and_metrics_but_not_healthz() {
+fn a_status_token_guards_every_route_but_healthz() {
     use support::daemon::{free_address, http_get, http_get_with};
     let address = free_address();
     let mut root = Root::new(
@@ -755,7 +755,16 @@ fn a_status_token_guards_status_and_metrics_but_not_healthz() {
         "s3cr3t-status-token".into(),
     ));
     let daemon = root.start();
-    for path in ["/status", "/metrics"] {
+    named("Guarded").write(&root.path("drop"), "Guarded.zip");
+    daemon.wait_for(30, || root.report_for("Guarded").is_some());
+    let report = root
+        .reports()
+        .into_iter()
+        .map(|(name, _)| name)
+        .next()
+        .expect("a report");
+    let report_path = format!("/reports/{report}");
+    for path in ["/status", "/metrics", "/", report_path.as_str()] {
         assert_eq!(http_get(address, path).map(|r| r.0), Some(401), "{path}");
         let wrong = http_get_with(address, path, "Authorization: Bearer guess\r\n");
         assert_eq!(wrong.map(|r| r.0), Some(401), "{path} with a wrong token");
@@ -766,6 +775,12 @@ fn a_status_token_guards_status_and_metrics_but_not_healthz() {
         );
         assert_eq!(right.map(|r| r.0), Some(200), "{path} with the token");
     }
+    let reload = support::daemon::http_exchange(address, "POST", "/reload", "");
+    assert_eq!(
+        reload.map(|r| r.0),
+        Some(401),
+        "POST /reload without the token"
+    );
     assert_eq!(http_get(address, "/healthz").map(|r| r.0), Some(200));
     assert!(
         !daemon.log().contains("s3cr3t-status-token"),

@@ -13,8 +13,8 @@ use super::{
 };
 use crate::diagnostic::Verdict;
 
-/// A scheduled audit as the dashboard lists it.
-#[derive(Debug, Clone, Default)]
+/// A scheduled audit as the dashboard and `/status` list it.
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct AuditLine {
     pub name: String,
     pub last_run: Option<String>,

@@ -8,7 +8,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::shared::Shared;
 use crate::history::HistoryError;
-use crate::report::{AuditLine, Dashboard, IndexEntry, OutboxLine};
+use crate::report::{Dashboard, IndexEntry, OutboxLine};
 
 /// How many recent packages the dashboard and `index.json` list.
 pub const RECENT_PACKAGES: usize = 200;
@@ -96,16 +96,7 @@ pub fn dashboard(
         last_month,
         recent,
         timelines,
-        audits: board
-            .audits
-            .iter()
-            .map(|a| AuditLine {
-                name: a.name.clone(),
-                last_run: a.last_run.clone(),
-                next_run: a.next_run.clone(),
-                last_result: a.last_result.clone(),
-            })
-            .collect(),
+        audits: board.audits.clone(),
         outbox: board
             .alerts
             .iter()

@@ -45,14 +45,8 @@ pub fn recent_from(store: &HistoryStore) -> VecDeque<RecentPackage> {
     }
 }
 
-/// A scheduled audit as `/status` shows it.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct AuditStatus {
-    pub name: String,
-    pub next_run: Option<String>,
-    pub last_run: Option<String>,
-    pub last_result: Option<String>,
-}
+/// A scheduled audit as `/status` and the dashboard show it.
+pub use crate::report::AuditLine as AuditStatus;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FolderStatus {

@@ -11,6 +11,8 @@ use crate::package::ManagedState;
 
 const WIDTH: f64 = 720.0;
 const MARGIN: f64 = 40.0;
+/// The length of the longest bar.
+const BAR_SPAN: f64 = 280.0;
 
 /// The letter in a timeline mark: the verdict without colour.
 fn verdict_letter(verdict: Verdict) -> &'static str {
@@ -199,6 +201,8 @@ fn bars_svg(title: &str, bars: &[Bar]) -> Markup {
         .max()
         .unwrap_or(0);
     let label_width = (longest as f64 * 7.0 + 16.0).clamp(60.0, 300.0);
+    // As wide as the labels and the bars need, so a phone scales the text down less.
+    let width = label_width + BAR_SPAN + 60.0;
     let height = row * bars.len() as f64 + 8.0;
     let summary = format!(
         "{title}: {}",
@@ -209,12 +213,12 @@ fn bars_svg(title: &str, bars: &[Bar]) -> Markup {
     );
     html! {
         svg.chart.bar-chart xmlns="http://www.w3.org/2000/svg" role="img"
-            viewBox=(format!("0 0 {WIDTH:.0} {height:.0}")) width=(format!("{WIDTH:.0}")) height=(format!("{height:.0}"))
+            viewBox=(format!("0 0 {width:.0} {height:.0}")) width=(format!("{width:.0}")) height=(format!("{height:.0}"))
             aria-label=(summary) {
             title { (summary) }
             @for (index, bar) in bars.iter().enumerate() {
                 @let y = 4.0 + row * index as f64;
-                @let length = (WIDTH - label_width - 60.0) * bar.count as f64 / max as f64;
+                @let length = BAR_SPAN * bar.count as f64 / max as f64;
                 g class=(format!("bar {}", bar.class)) {
                     text.label x=(label_width - 8.0) y=(y + 15.0) text-anchor="end" { (bar.label) }
                     rect x=(label_width) y=(y + 3.0) width=(format!("{length:.1}")) height="14" {}

@@ -51,7 +51,13 @@ code.rule { white-space: nowrap; }
 details summary { cursor: pointer; color: var(--muted); }
 @media (max-width: 640px) {
   header { padding: 12px; } main { padding: 4px 8px 16px; } .package { padding: 8px; }
-  table.findings, table.data-loss, table.packages, table.worst, table.timeline-table { display: block; overflow-x: auto; }
+  table.data-loss, table.packages, table.worst, table.timeline-table { display: block; overflow-x: auto; }
+  /* Findings stack: severity and rule on one line, the finding and its place below. */
+  table.findings thead { display: none; }
+  table.findings, table.findings tbody, table.findings tr { display: block; }
+  table.findings td { display: inline-block; border: 0; padding: 2px 4px; }
+  table.findings td:nth-child(3), table.findings td:nth-child(4) { display: block; }
+  table.findings tr { border-bottom: 1px solid var(--line); padding: 6px 0; }
   table.facts td code { overflow-wrap: anywhere; }
 }
 @media print {

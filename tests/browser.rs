@@ -225,6 +225,10 @@ fn the_dashboard_lists_packages_links_their_reports_and_survives_a_restart() {
     daemon.wait_for(20, || http_get(address_again, "/").is_some());
     let (dom, _) = render(&status_url(address_again, "/"));
     assert!(dom.contains("CenterofExcellenceAuditComponents") && dom.contains("1.21"));
+    assert!(
+        dom.contains("<td class=\"wide\">drop</td>"),
+        "the watch folder's name"
+    );
     let (_, status) = http_get(address_again, "/status").expect("status");
     let status: serde_json::Value = serde_json::from_str(&status).expect("JSON");
     assert_eq!(
@@ -232,6 +236,7 @@ fn the_dashboard_lists_packages_links_their_reports_and_survives_a_restart() {
         Some(3),
         "/status reads the recent packages back too"
     );
+    assert_eq!(status["recent"][0]["watch"], "drop", "with their folder");
     assert!(daemon.stop().success());
 
     // The static snapshot in the reports folder reads the same, its links relative.

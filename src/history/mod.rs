@@ -123,6 +123,10 @@ ALTER TABLE processed ADD COLUMN managed TEXT;
 -- The reader now keeps export times: cached models from before lack them.
 DELETE FROM parsed;
 "#,
+    // The watch folder a package came from, for the dashboard after a restart.
+    r#"
+ALTER TABLE processed ADD COLUMN watch TEXT;
+"#,
 ];
 
 /// One accepted release as the lineage reads it: its row (the order releases were accepted

@@ -17,9 +17,11 @@ pub struct Processed {
     pub sha256: String,
     pub summary: AssessmentSummary,
     pub reports: Vec<String>,
+    /// The watch folder it came from (`None` for rows from before it was recorded).
+    pub watch: Option<String>,
 }
 
-const COLUMNS: &str = "sha256, path, unique_name, version, verdict, accepted, policy_set, reports, processed_at, previous_version, managed";
+const COLUMNS: &str = "sha256, path, unique_name, version, verdict, accepted, policy_set, reports, processed_at, previous_version, managed, watch";
 
 /// A `processed` row, with its reports still as JSON text.
 fn processed_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Processed, String)> {
@@ -43,6 +45,7 @@ fn processed_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Processed, String
             },
             sha256,
             reports: Vec::new(),
+            watch: row.get(11)?,
         },
         row.get(7)?,
     ))
@@ -119,12 +122,14 @@ impl HistoryStore {
         Ok(counts)
     }
 
-    /// Records an evaluation in one transaction: the package bytes `sha256` as processed with
-    /// their `reports`, the release (when the package could be read) and its alerts, one per
-    /// `(sink, key, payload)`. An alert whose key the sink already has is not queued again.
+    /// Records an evaluation in one transaction: the package bytes `sha256` from watch folder
+    /// `watch` as processed with their `reports`, the release (when the package could be
+    /// read) and its alerts, one per `(sink, key, payload)`. An alert whose key the sink
+    /// already has is not queued again.
     pub fn record_processed(
         &self,
         sha256: &str,
+        watch: &str,
         assessment: &Assessment,
         reports: &[String],
         package: Option<&Package>,
@@ -140,7 +145,7 @@ impl HistoryStore {
         let reports = serde_json::to_string(reports).map_err(|e| self.corrupt(e))?;
         let processed_at = rfc3339(assessment.checked_at);
         tx.execute(
-            &format!("INSERT OR REPLACE INTO processed ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
+            &format!("INSERT OR REPLACE INTO processed ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
             params![
                 sha256,
                 assessment.path.display().to_string(),
@@ -153,6 +158,7 @@ impl HistoryStore {
                 processed_at,
                 assessment.previous_version,
                 assessment.managed.map(|m| m.as_str()),
+                watch,
             ],
         )
         .map_err(|e| self.sqlite(e))?;

@@ -151,6 +151,7 @@ pub fn publish_package(
     };
     locked(outputs.store).record_processed(
         hash,
+        source,
         assessment,
         &reports,
         assessed.package.as_deref(),

@@ -154,7 +154,7 @@ fn recent_table(dashboard: &Dashboard) -> Markup {
                         td { (summary.unique_name.clone().unwrap_or_else(|| "(unreadable)".into())) }
                         td { (summary.version.clone().unwrap_or_default()) }
                         td.wide { (summary.previous_version.clone().unwrap_or_default()) }
-                        td.wide { code { (folder_of(&summary.path)) } }
+                        td.wide { (entry.folder.clone().unwrap_or_else(|| folder_of(&summary.path))) }
                         td {
                             @for report in &entry.reports {
                                 a href=(format!("{}{}", dashboard.report_prefix, report)) {

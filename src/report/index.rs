@@ -17,6 +17,9 @@ pub struct IndexEntry {
     pub summary: AssessmentSummary,
     /// Report file names, relative to the reports folder.
     pub reports: Vec<String>,
+    /// The watch folder it came from, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<String>,
 }
 
 /// Writes `index.html` (the dashboard as a static snapshot, links relative) then

@@ -20,6 +20,7 @@ pub fn recent_entries(shared: &Shared) -> Result<Vec<IndexEntry>, HistoryError> 
     Ok(recent
         .into_iter()
         .map(|p| IndexEntry {
+            folder: p.watch,
             summary: p.summary,
             reports: p
                 .reports

@@ -26,14 +26,14 @@ pub struct RecentPackage {
 }
 
 /// The last packages recorded in the history database, newest first, as `/status` lists
-/// them (the folder they came from is not recorded: empty).
+/// them.
 pub fn recent_from(store: &HistoryStore) -> VecDeque<RecentPackage> {
     match store.recent_processed(RECENT) {
         Ok(processed) => processed
             .into_iter()
             .map(|p| RecentPackage {
                 summary: p.summary,
-                watch: String::new(),
+                watch: p.watch.unwrap_or_default(),
                 reports: p.reports,
                 moved_to: None,
             })

@@ -26,7 +26,8 @@ fn hostile_package(dir: &Path) -> std::path::PathBuf {
         publisher: "DefaultPublisherorg1".into(),
         ..Manifest::default()
     };
-    ZipBuilder::with_manifest(&manifest).write(dir, "Evil.zip")
+    // The file name carries what GitHub and Azure escape in properties.
+    ZipBuilder::with_manifest(&manifest).write(dir, "Evil,a:b;c%.zip")
 }
 
 /// `check` with `args`, from `cwd`: standard output and the exit code.
@@ -75,8 +76,8 @@ fn github_commands_escape_what_comes_from_packages() {
             .collect();
         assert_eq!(
             fields[0],
-            ("file", "Evil.zip"),
-            "relative to the workspace: {line}"
+            ("file", "Evil%2Ca%3Ab;c%25.zip"),
+            "relative to the workspace, `,` `:` `%` escaped: {line}"
         );
         assert!(fields.iter().any(|(k, _)| *k == "title"), "{line}");
     }
@@ -85,8 +86,8 @@ fn github_commands_escape_what_comes_from_packages() {
         "line breaks escaped, the text kept: {out}"
     );
     assert!(
-        out.contains("Evil%250A%2Cx%3Ay]") || out.contains("Evil%250A,x:y]"),
-        "{out}"
+        out.contains("::Evil%250A,x:y]"),
+        "the message escapes `%` but keeps `,` and `:`: {out}"
     );
     assert!(
         lines
@@ -154,7 +155,7 @@ fn azure_commands_escape_set_output_variables_and_complete_on_request() {
         .find(|l| l.contains("code=monotonic-version/invalid-version"))
         .unwrap_or_else(|| panic!("{out}"));
     assert!(
-        issue.starts_with("##vso[task.logissue type=error;sourcepath=Evil.zip;"),
+        issue.starts_with("##vso[task.logissue type=error;sourcepath=Evil,a:b%3Bc%AZP25.zip;"),
         "{issue}"
     );
     assert!(
@@ -290,8 +291,56 @@ fn markdown_fits_a_pull_request_comment_on_a_run_of_300_packages() {
         .sum();
     let shown = markdown.matches("\n- **").count();
     assert_eq!(shown + left_out, total, "every finding is shown or counted");
+    let whole = reports.join("solguard-report.json");
     assert!(
-        cut.contains("solguard-report.html"),
-        "names where the whole report is: {cut}"
+        cut.contains(&whole.display().to_string()) && whole.is_file(),
+        "names the whole report this run wrote (no HTML was asked for): {cut}"
+    );
+}
+
+#[test]
+fn audit_appends_its_figures_to_the_github_outputs_too() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let outputs = dir.path().join("github-output");
+    std::fs::write(&outputs, "earlier=kept\n").expect("write");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_solguard"))
+        .args(["audit", "--format", "json", "--fail-on", "never"])
+        .arg(support::corpus().join("xrm-ci-framework"))
+        .env("GITHUB_OUTPUT", &outputs)
+        .output()
+        .expect("run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let written = std::fs::read_to_string(&outputs).expect("outputs");
+    assert!(
+        written.starts_with("earlier=kept\n"),
+        "appended, not replaced"
+    );
+    assert!(
+        written.contains(&format!("\npackages={}\n", report["summary"]["packages"])),
+        "{written}"
+    );
+    assert!(
+        written.contains(&format!(
+            "\nverdict={}\n",
+            report["packages"]
+                .as_array()
+                .and_then(
+                    |p| p
+                        .iter()
+                        .filter_map(|p| p["verdict"].as_str())
+                        .max_by_key(|v| match *v {
+                            "fail" => 2,
+                            "warn" => 1,
+                            _ => 0,
+                        })
+                )
+                .unwrap_or("pass")
+        )),
+        "{written}"
     );
 }

@@ -294,6 +294,31 @@ fn explain_knows_every_code_a_shipped_policy_can_emit_and_the_built_in_ones() {
         assert!(output.status.success(), "{query}");
         assert!(!output.stdout.is_empty(), "{query}");
     }
+    // Every param a shipped policy reads is declared, and explain lists it.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    for entry in std::fs::read_dir(&dir).expect("policies") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "rhai") {
+            continue;
+        }
+        let source = std::fs::read_to_string(&path).expect("read");
+        let id = path
+            .file_stem()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        for (at, _) in source.match_indices("context.params.") {
+            let key: String = source[at + "context.params.".len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let shown = String::from_utf8_lossy(&solguard(&["explain", &id]).stdout).into_owned();
+            assert!(
+                shown.contains("Params (") && shown.contains(&format!("  {key}: ")),
+                "{id} reads params.{key}: {shown}"
+            );
+        }
+    }
     let unknown = solguard(&["explain", "environment-fit/no-such-code"]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("mode-conflict"));

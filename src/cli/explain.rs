@@ -141,6 +141,12 @@ fn write_rule(out: &mut impl Write, rule: &RuleInfo) -> std::io::Result<()> {
             writeln!(out, "  {}{severity}: {}", code.code, code.summary)?;
         }
     }
+    if !rule.params.is_empty() {
+        writeln!(out, "\nParams ([rules.{}.params]):", rule.id)?;
+        for (key, doc) in &rule.params {
+            writeln!(out, "  {key}: {doc}")?;
+        }
+    }
     write_fix(out, rule)
 }
 

@@ -125,15 +125,35 @@ pub fn write_report(
         quiet: args.quiet,
         base: workspace,
         azure_complete: args.azure_complete,
-        full_report: args.report_dir.as_ref().map(|dir| {
-            dir.join(format!("{name}.{}", ReportFormat::Html.extension()))
-                .display()
-                .to_string()
-        }),
+        full_report: whole_report(args, config, name),
     };
     write_formats(args, config, report, name, &options)?;
     write_step_outputs(args, report, &options)?;
     Ok(())
+}
+
+/// The formats written into `--report-dir`: those given, else the config's.
+fn folder_formats(args: &OutputArgs, config: &Config) -> Vec<ReportFormat> {
+    if args.formats.is_empty() {
+        config.report_formats.clone()
+    } else {
+        args.formats.clone()
+    }
+}
+
+/// Where a cut Markdown report says the whole one is: the HTML (else JSON) file this run
+/// writes into `--report-dir`, if it writes one.
+fn whole_report(args: &OutputArgs, config: &Config, name: &str) -> Option<String> {
+    let dir = args.report_dir.as_ref()?;
+    let formats = folder_formats(args, config);
+    let whole = [ReportFormat::Html, ReportFormat::Json]
+        .into_iter()
+        .find(|f| formats.contains(f))?;
+    Some(
+        dir.join(format!("{name}.{}", whole.extension()))
+            .display()
+            .to_string(),
+    )
 }
 
 fn write_formats(
@@ -145,11 +165,7 @@ fn write_formats(
 ) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     if let Some(dir) = &args.report_dir {
-        let formats = if args.formats.is_empty() {
-            config.report_formats.clone()
-        } else {
-            args.formats.clone()
-        };
+        let formats = folder_formats(args, config);
         let mut printed = false;
         for format in formats
             .iter()

@@ -204,6 +204,9 @@ pub struct RuleInfo {
     /// Every finding code the rule emits, with what it means.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub codes: Vec<CodeDoc>,
+    /// The `[rules.ID.params]` keys it reads, with what each does.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub params: std::collections::BTreeMap<String, String>,
 }
 
 /// One finding code of a rule, as `solguard explain` and the SARIF rules describe it.
@@ -244,6 +247,7 @@ impl RuleInfo {
             hint: Some(hint.into()),
             policy: false,
             codes: Vec::new(),
+            params: std::collections::BTreeMap::new(),
         }
     }
 

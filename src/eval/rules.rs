@@ -29,6 +29,7 @@ impl Evaluator<'_> {
                 hint: p.meta.hint.clone(),
                 policy: true,
                 codes: policy_codes(&p.meta),
+                params: p.meta.params.clone(),
             })
             .collect();
         rules.push(RuleInfo::builtin(

@@ -271,17 +271,11 @@ impl Tree<'_> {
 
     /// The bytes of a small file, at most `cap` of them (`Ok(None)` past that).
     fn read_small(&mut self, file: &Path, cap: u64) -> Result<Option<Vec<u8>>, PackageError> {
-        use std::io::Read;
         self.check_inside(file)?;
         let context = FileContext::new(self.package, &self.relative(file));
         let handle = super::open::open_regular(file)
             .map_err(|e| context.error(super::open::open_error(e)))?;
-        let mut bytes = Vec::new();
-        handle
-            .take(cap + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| context.error(e.into()))?;
-        Ok((bytes.len() as u64 <= cap).then_some(bytes))
+        super::open::read_capped(handle, cap).map_err(|e| context.error(e.into()))
     }
 
     /// Counts `.data.xml` files below `dir` (recursively), one per component.

@@ -94,19 +94,23 @@ pub fn read_all_at(file: &File, mut sink: impl FnMut(&[u8])) -> io::Result<u64> 
     }
 }
 
+/// At most `limit` bytes from `reader`: `None` when there are more (the excess is never
+/// read into memory).
+pub(crate) fn read_capped(reader: impl io::Read, limit: u64) -> io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    reader.take(limit + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= limit).then_some(bytes))
+}
+
 /// The text of a regular file of at most `limit` bytes (config, snapshots, settings files):
 /// a special file or a larger file is an error, never a hang or an unbounded read.
 pub fn read_text_file(path: &Path, limit: u64) -> io::Result<String> {
-    use std::io::Read;
-    let mut text = String::new();
-    open_regular(path)?
-        .take(limit + 1)
-        .read_to_string(&mut text)?;
-    if text.len() as u64 > limit {
-        return Err(io::Error::new(
+    let bytes = read_capped(open_regular(path)?, limit)?.ok_or_else(|| {
+        io::Error::new(
             io::ErrorKind::InvalidData,
             format!("larger than {} MiB", limit >> 20),
-        ));
-    }
-    Ok(text)
+        )
+    })?;
+    String::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }

@@ -472,12 +472,8 @@ impl<R: Read + Seek + Send> EntryReader<'_, R> {
     /// The bytes of a small entry, at most `cap` of them (`Ok(None)` past that).
     fn read_small(&mut self, name: &str, cap: u64) -> Result<Option<Vec<u8>>, PackageError> {
         let (guarded, context, _) = self.open(name)?;
-        let mut bytes = Vec::new();
-        guarded
-            .take(cap + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| context.error(super::xml::read_failure(e)))?;
-        Ok((bytes.len() as u64 <= cap).then_some(bytes))
+        super::open::read_capped(guarded, cap)
+            .map_err(|e| context.error(super::xml::read_failure(e)))
     }
 }
 

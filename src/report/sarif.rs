@@ -119,6 +119,11 @@ fn descriptor(rule: &RuleInfo) -> ReportingDescriptor {
             .additional_properties
             .insert("codes".into(), serde_json::Value::Object(codes));
     }
+    if !rule.params.is_empty() {
+        properties
+            .additional_properties
+            .insert("params".into(), json!(rule.params));
+    }
     let help_text = if rule.codes.is_empty() {
         help_text
     } else {
@@ -128,6 +133,20 @@ fn descriptor(rule: &RuleInfo) -> ReportingDescriptor {
             .map(|c| format!("- {}: {}", c.code, c.summary))
             .collect();
         format!("{help_text}\n\nCodes:\n{}", list.join("\n"))
+    };
+    let help_text = if rule.params.is_empty() {
+        help_text
+    } else {
+        let list: Vec<String> = rule
+            .params
+            .iter()
+            .map(|(key, doc)| format!("- {key}: {doc}"))
+            .collect();
+        format!(
+            "{help_text}\n\nParams ([rules.{}.params]):\n{}",
+            rule.id,
+            list.join("\n")
+        )
     };
     let builder = ReportingDescriptor::builder()
         .id(rule.id.clone())
@@ -175,6 +194,7 @@ fn all_rules(report: &Report) -> Vec<RuleInfo> {
                 hint: None,
                 policy: true,
                 codes: Vec::new(),
+                params: BTreeMap::new(),
             });
         }
     }

@@ -124,7 +124,8 @@ fn main() {
     let reading = time_reading(&dirs, workers);
     let (cold_total, _, packages) = run(&dirs, None, workers);
     line("generated, no cache", packages, cold_total, Some(reading));
-    let store = Mutex::new(HistoryStore::open(&repo.path().join("cache.db")).expect("cache"));
+    let store =
+        Mutex::new(HistoryStore::open(&repo.path().join("cache.db").into()).expect("cache"));
     let (filling, read, _) = run(&dirs, Some(&store), workers);
     line(
         &format!("generated, filling cache ({read} read)"),

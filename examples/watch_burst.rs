@@ -7,8 +7,12 @@
 //! package was complete (renamed into place) to its report (p50, p95, max), and the daemon's
 //! peak memory.
 //!
+//! With `DAEMONS` above 1 and `SOLGUARD_BENCH_HISTORY` set to a `postgres://` URL (an empty
+//! database), that many daemons share the drop folder, the reports folder and the history, as a
+//! fleet does (`benches/fleet_burst.sh` starts a PostgreSQL server and runs every setup).
+//!
 //! ```text
-//! cargo build --release && cargo run --release --example watch_burst -- [COUNT] [SETTLE_MS] [rename|copy]
+//! cargo build --release && cargo run --release --example watch_burst -- [COUNT] [SETTLE_MS] [rename|copy] [DAEMONS]
 //! ```
 
 #[path = "support/corpus_copies.rs"]
@@ -41,6 +45,12 @@ fn main() {
     // `rename`: packages appear whole, with their staging modification time (an atomic drop);
     // `copy`: packages are copied in, so each is new and waits the full settle time.
     let mode = args.next().unwrap_or_else(|| "rename".into());
+    let daemons: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1);
+    let history = std::env::var("SOLGUARD_BENCH_HISTORY").ok();
+    assert!(
+        daemons == 1 || history.is_some(),
+        "several daemons need a shared history: set SOLGUARD_BENCH_HISTORY=postgres://..."
+    );
     let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/solguard");
     assert!(
         binary.is_file(),
@@ -71,31 +81,40 @@ fn main() {
         bytes += std::fs::metadata(&path).unwrap().len();
         staged.push((name, path));
     }
-    std::fs::write(
-        root.path().join("config.toml"),
-        format!(
-            "[daemon]\nsettle_ms = {settle_ms}\nstatus = \"off\"\n\n[[watch]]\npath = \"drop\"\n"
-        ),
-    )
-    .unwrap();
-    let log = root.path().join("daemon.log");
-    let mut daemon = Command::new(&binary)
-        .args(["watch", "--config", "config.toml"])
-        .current_dir(root.path())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("start daemon");
-    let started = Instant::now();
-    while !std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("solguard watch started")
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "daemon did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
+    let history_line = history
+        .as_deref()
+        .map_or_else(String::new, |url| format!("history = \"{url}\"\n"));
+    let mut fleet = Vec::with_capacity(daemons);
+    for n in 1..=daemons {
+        let config = format!("daemon-{n}.toml");
+        std::fs::write(
+            root.path().join(&config),
+            format!(
+                "[daemon]\nsettle_ms = {settle_ms}\nstatus = \"off\"\nname = \"bench-{n}\"\n{history_line}\n[[watch]]\npath = \"drop\"\n"
+            ),
+        )
+        .unwrap();
+        let log = root.path().join(format!("daemon-{n}.log"));
+        let daemon = Command::new(&binary)
+            .args(["watch", "--config", &config])
+            .current_dir(root.path())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start daemon");
+        let started = Instant::now();
+        while !std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("solguard watch started")
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "daemon did not start:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        fleet.push(daemon);
     }
 
     let drop = root.path().join("drop");
@@ -169,16 +188,23 @@ fn main() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let peak = peak_rss_kib(daemon.id());
-    let _ = Command::new("kill")
-        .args(["-TERM", &daemon.id().to_string()])
-        .status();
-    let _ = daemon.wait();
+    let peak = fleet.iter().filter_map(|d| peak_rss_kib(d.id())).max();
+    for daemon in &mut fleet {
+        let _ = Command::new("kill")
+            .args(["-TERM", &daemon.id().to_string()])
+            .status();
+        let _ = daemon.wait();
+    }
 
     latencies.sort();
     let span = last_report.duration_since(burst_start).unwrap_or_default();
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    println!("solguard watch burst: {count} packages ({:.0} MiB, {} distinct real exports renamed), {mode} into drop/, {cores} cores, {cores} workers, settle {settle_ms} ms", bytes as f64 / 1048576.0, sources.len());
+    let store = if history.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    println!("solguard watch burst: {count} packages ({:.0} MiB, {} distinct real exports renamed), {mode} into drop/, {cores} cores, {daemons} daemon(s) of {cores} workers on {store}, settle {settle_ms} ms", bytes as f64 / 1048576.0, sources.len());
     println!(
         "  all reports after   {:.2} s  ({:.1} packages/s including the settle time)",
         span.as_secs_f64(),
@@ -192,7 +218,10 @@ fn main() {
     );
     println!("  verdicts            {verdicts:?}, {unreadable} unreadable");
     match peak {
-        Some(kib) => println!("  daemon peak RSS     {:.1} MiB", kib as f64 / 1024.0),
+        Some(kib) => println!(
+            "  daemon peak RSS     {:.1} MiB (the largest daemon)",
+            kib as f64 / 1024.0
+        ),
         None => println!("  daemon peak RSS     (unavailable)"),
     }
 }

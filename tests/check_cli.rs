@@ -559,7 +559,8 @@ fn history_database_supplies_previous_across_runs() {
         third["packages"][0]["previous_version"], "1.0.0.0",
         "the rejected 1.1.0.0 is recorded but never becomes previous"
     );
-    let store = solguard::history::HistoryStore::open(&db).expect("database reopens");
+    let store =
+        solguard::history::HistoryStore::open(&db.clone().into()).expect("database reopens");
     let releases = store.releases(Some("CONTOSOCORE")).expect("query");
     let versions: Vec<&str> = releases
         .iter()

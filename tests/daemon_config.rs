@@ -15,7 +15,10 @@ fn the_shipped_config_is_valid_and_says_what_the_defaults_are() {
     let config = Config::parse_in(SHIPPED_CONFIG, Path::new("config.toml"), base).unwrap();
     let daemon = &config.daemon;
     assert_eq!(daemon.reports_dir, base.join("reports"));
-    assert_eq!(daemon.history, base.join("state/history.db"));
+    assert_eq!(
+        daemon.history,
+        solguard::config::HistoryLocation::Sqlite(base.join("state/history.db"))
+    );
     assert_eq!(daemon.settle, Duration::from_secs(2));
     assert_eq!(daemon.incomplete_timeout, Duration::from_secs(600));
     assert_eq!(daemon.status, Some("127.0.0.1:9464".parse().unwrap()));

@@ -210,7 +210,8 @@ fn a_process_killed_while_recording_leaves_a_working_database() {
             .expect("integrity check runs");
         assert_eq!(integrity, "ok", "after a kill past {target} rows");
         drop(connection);
-        let store = solguard::history::HistoryStore::open(&db).expect("reopens and migrates");
+        let store = solguard::history::HistoryStore::open(&db.clone().into())
+            .expect("reopens and migrates");
         let rows = store
             .releases(None)
             .expect("every recorded row reads back")

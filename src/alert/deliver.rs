@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::{Alert, Delivery, Sink};
 use crate::config::{AlertSinkConfig, DeliveryPolicy};
-use crate::history::{unix_ms, HistoryError, HistoryStore, OutboxEntry};
+use crate::history::{unix_ms, HistoryError, HistoryStore, Holder, OutboxEntry};
 
 /// Exponential backoff with ±25% jitter.
 #[derive(Debug, Clone, Copy)]
@@ -61,16 +61,94 @@ fn now_rfc3339() -> String {
     crate::diagnostic::now_rfc3339()
 }
 
+/// Alerts a receiver took whose delivery could not be recorded (the database went away right
+/// after): kept in memory and recorded first thing in the next round, so this process never
+/// sends them again. After the database was out of reach, a daemon waits [`RESUME_GRACE`]
+/// before it leases alerts again, so another daemon's leases that ended during the outage are
+/// left to their owner, which records its own deliveries first.
+#[derive(Debug, Default)]
+pub struct Unrecorded {
+    marks: Mutex<std::collections::BTreeMap<i64, String>>,
+    failed_at: Mutex<Option<std::time::Instant>>,
+}
+
+/// How long after its last failure to reach the database a daemon only records its own
+/// deliveries (a round every second records them within this).
+pub const RESUME_GRACE: Duration = Duration::from_secs(3);
+
+impl Unrecorded {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<i64, String>> {
+        self.marks.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn failed(&self) {
+        *self
+            .failed_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(std::time::Instant::now());
+    }
+
+    fn resuming(&self) -> bool {
+        self.failed_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some_and(|at| at.elapsed() < RESUME_GRACE)
+    }
+
+    /// Records the deliveries still unrecorded; they stay here when that fails again.
+    fn record(&self, store: &Mutex<HistoryStore>) -> Result<(), HistoryError> {
+        let pending: Vec<(i64, String)> =
+            self.lock().iter().map(|(i, w)| (*i, w.clone())).collect();
+        for (id, when) in pending {
+            store
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .mark_delivered(&[id], &when)?;
+            self.lock().remove(&id);
+        }
+        Ok(())
+    }
+}
+
+/// Where one delivery round works: the store and the holder of its leases (no other daemon on
+/// a shared history delivers the same alerts meanwhile), and the deliveries not yet recorded.
+pub struct Outbox<'a> {
+    pub store: &'a Mutex<HistoryStore>,
+    pub holder: &'a Holder,
+    pub unrecorded: &'a Unrecorded,
+}
+
 /// Delivers what is due for `sink`. A digest sink sends only when `digest_due`.
 pub fn deliver_due(
-    store: &Mutex<HistoryStore>,
+    outbox: &Outbox<'_>,
     sink: &AlertSinkConfig,
     digest_due: bool,
 ) -> Result<RoundOutcome, HistoryError> {
+    let round = deliver_round(outbox, sink, digest_due);
+    if round.is_err() {
+        outbox.unrecorded.failed();
+    }
+    round
+}
+
+fn deliver_round(
+    outbox: &Outbox<'_>,
+    sink: &AlertSinkConfig,
+    digest_due: bool,
+) -> Result<RoundOutcome, HistoryError> {
+    let (store, holder) = (outbox.store, outbox.holder);
     let lock = || store.lock().unwrap_or_else(PoisonError::into_inner);
+    outbox.unrecorded.record(store)?;
+    if outbox.unrecorded.resuming() {
+        return Ok(RoundOutcome::default());
+    }
     let now = unix_ms();
     let mut outcome = RoundOutcome::default();
-    let due = lock().due_alerts(&sink.name, now, 500)?;
+    if sink.route.digest.is_some() && !digest_due {
+        // Leasing them would only keep other daemons from a digest that is due for them.
+        return Ok(outcome);
+    }
+    let due = lock().due_alerts(&sink.name, now, 500, holder)?;
     let max_age = sink.delivery.max_age.as_millis() as i64;
     let (expired, live): (Vec<OutboxEntry>, Vec<OutboxEntry>) =
         due.into_iter().partition(|e| now - e.created_ms > max_age);
@@ -121,7 +199,14 @@ pub fn deliver_due(
         let ids: Vec<i64> = entries.iter().map(|e| e.id).collect();
         match deliverer.deliver(&delivery) {
             Ok(()) => {
-                lock().mark_delivered(&ids, &now_rfc3339())?;
+                let when = now_rfc3339();
+                if let Err(error) = lock().mark_delivered(&ids, &when) {
+                    outbox
+                        .unrecorded
+                        .lock()
+                        .extend(ids.iter().map(|id| (*id, when.clone())));
+                    return Err(error);
+                }
                 outcome.delivered += ids.len();
             }
             Err(error) => {

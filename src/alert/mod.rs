@@ -20,7 +20,7 @@ use crate::diagnostic::{Finding, Verdict};
 use crate::report::Assessment;
 
 pub use cards::{email_body, slack_message, teams_card};
-pub use deliver::{deliver_due, Backoff, RoundOutcome};
+pub use deliver::{deliver_due, Backoff, Outbox, RoundOutcome, Unrecorded};
 pub use file::FileSink;
 pub use sink::Sink;
 

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use clap::Args;
 
 use solguard::audit::{audit, AuditOptions, AuditStores, BaselineOptions};
-use solguard::history::HistoryStore;
 
+use super::history::HistoryArg;
 use super::output::{write_report, OrderArg, OutputArgs};
 use super::rules::RuleArgs;
 
@@ -22,14 +22,15 @@ pub struct AuditArgs {
     order: OrderArg,
     #[command(flatten)]
     rules: RuleArgs,
-    /// History database: caches parsed packages, so unchanged files are not read again.
-    #[arg(long)]
-    history: Option<PathBuf>,
+    /// History database (a file, or a postgres:// URL): caches parsed packages, so unchanged
+    /// files are not read again.
+    #[arg(long, value_name = "FILE|URL")]
+    history: Option<HistoryArg>,
     /// Baseline database: the findings an earlier audit of these folders recorded. Only
     /// findings it lacks are listed as new and count against --fail-on. Works with or without
     /// --history (the two may be the same file).
-    #[arg(long, value_name = "FILE")]
-    baseline: Option<PathBuf>,
+    #[arg(long, value_name = "FILE|URL")]
+    baseline: Option<HistoryArg>,
     /// Replace the baseline with this audit's findings. Without it the baseline never moves,
     /// so re-running a failing CI job fails again.
     #[arg(long, requires = "baseline")]
@@ -59,7 +60,7 @@ fn repository_key(dirs: &[PathBuf]) -> String {
 pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     let (config, rules, settings) = args.rules.load()?;
     let mut pipeline = rules.pipeline(settings);
-    let open = |path: &PathBuf| HistoryStore::open(path).map(std::sync::Mutex::new);
+    let open = |arg: &HistoryArg| arg.open().map(std::sync::Mutex::new);
     let cache = args.history.as_ref().map(open).transpose()?;
     let same_file = args.history.is_some() && args.history == args.baseline;
     let baseline_store = match &args.baseline {

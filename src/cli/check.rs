@@ -12,6 +12,8 @@ use clap::Args;
 use solguard::alert::{alert_for, deliver_due, outbox_rows};
 use solguard::config::Config;
 use solguard::history::HistoryStore;
+
+use super::history::HistoryArg;
 use solguard::package::{discover, ReadAhead, ReadLimits, ReadResult};
 use solguard::pipeline::check_packages;
 use solguard::pipeline::order::{names_a_folder, read_in_order};
@@ -27,9 +29,10 @@ pub struct CheckArgs {
     paths: Vec<PathBuf>,
     #[command(flatten)]
     rules: RuleArgs,
-    /// History database (SQLite): previous releases are read from it and results recorded to it.
-    #[arg(long)]
-    history: Option<PathBuf>,
+    /// History database (an SQLite file, or a postgres:// URL): previous releases are read from
+    /// it and results recorded to it.
+    #[arg(long, value_name = "FILE|URL")]
+    history: Option<HistoryArg>,
     /// Release order of the packages found in a folder argument (packages named one by one
     /// keep argument order).
     #[arg(long, value_enum, default_value_t = OrderArg::Exported)]
@@ -56,11 +59,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     };
     let (config, rules, settings) = args.rules.load()?;
     let mut pipeline = rules.pipeline(settings);
-    let store = args
-        .history
-        .as_deref()
-        .map(HistoryStore::open)
-        .transpose()?;
+    let store = args.history.as_ref().map(HistoryArg::open).transpose()?;
     if args.alert && config.alerts.is_empty() {
         bail!("--alert needs [[alerts]] sinks in the config (--config FILE)");
     }
@@ -72,7 +71,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     if args.alert {
         let store = match store {
             Some(store) => store,
-            None => HistoryStore::open(std::path::Path::new(":memory:"))?,
+            None => HistoryStore::open(&std::path::Path::new(":memory:").into())?,
         };
         send_alerts(&config, &report, store)?;
     }
@@ -100,8 +99,18 @@ fn send_alerts(config: &Config, report: &Report, store: HistoryStore) -> anyhow:
     }
     store.enqueue_alerts(&rows, &now)?;
     let store = std::sync::Mutex::new(store);
+    let holder = solguard::history::Holder::new(
+        format!("check-{}", std::process::id()),
+        config.daemon.lease,
+    );
+    let unrecorded = solguard::alert::Unrecorded::default();
+    let outbox = solguard::alert::Outbox {
+        store: &store,
+        holder: &holder,
+        unrecorded: &unrecorded,
+    };
     for sink in &config.alerts {
-        let outcome = deliver_due(&store, sink, true)?;
+        let outcome = deliver_due(&outbox, sink, true)?;
         if let Some(error) = outcome.error {
             eprintln!(
                 "warning: alerts to {}: {} delivered, {} not delivered ({error}); they stay queued",

@@ -13,6 +13,7 @@ use serde::Serialize;
 use solguard::history::HistoryStore;
 use solguard::package::{diff, read_package, ComponentDiff, Package};
 
+use super::history::HistoryArg;
 use super::Format;
 
 #[derive(Debug, Args)]
@@ -21,9 +22,9 @@ pub struct DiffArgs {
     old: String,
     /// The newer package (path).
     new: PathBuf,
-    /// History database to find OLD in when it is not a path.
-    #[arg(long)]
-    history: Option<PathBuf>,
+    /// History database (a file, or a postgres:// URL) to find OLD in when it is not a path.
+    #[arg(long, value_name = "FILE|URL")]
+    history: Option<HistoryArg>,
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
 }
@@ -52,12 +53,13 @@ fn load_old(args: &DiffArgs) -> anyhow::Result<Package> {
     let Some(history) = &args.history else {
         bail!("{} is not a package", args.old);
     };
-    let store = HistoryStore::open(history)?;
+    let history = history.location()?;
+    let store = HistoryStore::open(&history)?;
     let found = match args.old.split_once('@') {
         Some((name, version)) => store.release(name, version)?,
         None => store.last_accepted(&args.old)?,
     };
-    found.with_context(|| format!("{} is not in {}", args.old, history.display()))
+    found.with_context(|| format!("{} is not in {history}", args.old))
 }
 
 pub fn run(args: &DiffArgs) -> anyhow::Result<ExitCode> {

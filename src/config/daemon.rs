@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::checker::{Checker, Value};
 use super::settings::{ReportFormat, RuleSettings, Targets};
+use super::HistoryLocation;
 
 /// Status server address when the config names none.
 pub const DEFAULT_STATUS: &str = "127.0.0.1:9464";
@@ -18,8 +19,13 @@ pub const DEFAULT_STATUS: &str = "127.0.0.1:9464";
 pub struct DaemonSettings {
     /// Folder for per-package reports.
     pub reports_dir: PathBuf,
-    /// History database (SQLite).
-    pub history: PathBuf,
+    /// History database: an SQLite file, or a PostgreSQL URL several daemons share.
+    pub history: HistoryLocation,
+    /// How long a claim on a package (or a leased alert, or a scheduled audit's run) holds
+    /// before another daemon may take the work over from one that died.
+    pub lease: Duration,
+    /// This daemon's name among several on one history (default: host name and process id).
+    pub name: Option<String>,
     /// Packages read and evaluated at once; 0 means one per core.
     pub workers: usize,
     /// How long a file's size and modification time must hold still before it is read.
@@ -47,7 +53,9 @@ impl DaemonSettings {
     pub fn defaults_in(base: &Path) -> Self {
         Self {
             reports_dir: base.join("reports"),
-            history: base.join("state/history.db"),
+            history: HistoryLocation::Sqlite(base.join("state/history.db")),
+            lease: Duration::from_secs(60),
+            name: None,
             workers: 0,
             settle: Duration::from_secs(2),
             incomplete_timeout: Duration::from_secs(600),
@@ -156,6 +164,24 @@ impl Checker<'_> {
         Some(patterns)
     }
 
+    /// A history location: a file path (relative to the config's folder) or a PostgreSQL URL,
+    /// whose `${VAR}`s are expanded so a password can come from the environment.
+    fn history_location(&mut self, value: &Value<'_>, key: &str) -> Option<HistoryLocation> {
+        let text = self.string(value, key)?;
+        let text = if super::is_postgres_url(&text) {
+            self.secret_string(value, key)?
+        } else {
+            text
+        };
+        match HistoryLocation::parse_in(&text, &self.resolve("")) {
+            Ok(location) => Some(location),
+            Err(error) => {
+                self.problem(&value.span(), key, &error.to_string());
+                None
+            }
+        }
+    }
+
     pub(super) fn daemon(&mut self, value: &Value<'_>, daemon: &mut DaemonSettings) {
         let Some(table) = self.table(value, "daemon") else {
             return;
@@ -171,10 +197,24 @@ impl Checker<'_> {
                     }
                 }
                 "history" => {
-                    if let Some(file) = self.string(value, &name) {
-                        daemon.history = self.resolve(&file);
+                    if let Some(location) = self.history_location(value, &name) {
+                        daemon.history = location;
                     }
                 }
+                "lease_s" => match self.whole(value, &name, "seconds") {
+                    Some(n) if n < 5 => self.problem(&value.span(), &name, "must be at least 5"),
+                    Some(n) => daemon.lease = seconds(n),
+                    None => {}
+                },
+                "name" => match self.string(value, &name) {
+                    Some(text) if text.trim().is_empty() || text.len() > 200 => self.problem(
+                        &value.span(),
+                        &name,
+                        "expected a name of 1 to 200 characters",
+                    ),
+                    Some(text) => daemon.name = Some(text),
+                    None => {}
+                },
                 "workers" => {
                     if let Some(n) = self.whole(value, &name, "workers") {
                         daemon.workers = n as usize;
@@ -243,7 +283,7 @@ impl Checker<'_> {
                 _ => self.problem(
                     &key.span(),
                     &name,
-                    "unknown key (expected reports, history, workers, settle_ms, incomplete_timeout_s, rescan_s, poll_interval_ms, shutdown_grace_s, recheck_on_policy_change, status, status_token or status_max_connections)",
+                    "unknown key (expected reports, history, lease_s, name, workers, settle_ms, incomplete_timeout_s, rescan_s, poll_interval_ms, shutdown_grace_s, recheck_on_policy_change, status, status_token or status_max_connections)",
                 ),
             }
         }

@@ -12,6 +12,7 @@ mod checker;
 mod daemon;
 mod deployment;
 mod environment;
+mod history_location;
 mod json_file;
 mod schema;
 mod settings;
@@ -36,6 +37,7 @@ use checker::Checker;
 pub use daemon::{DaemonSettings, Disposition, WatchFolder, DEFAULT_STATUS};
 pub use deployment::{is_referenced_file, DeploymentSettings, SettingConnection, SettingVariable};
 pub use environment::{Environment, InstalledPublisher, InstalledSolution};
+pub use history_location::{is_postgres_url, HistoryLocation, LocationError, PostgresUrl};
 pub use json_file::JsonFileError;
 pub use schema::config_schema;
 pub use settings::{

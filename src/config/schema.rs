@@ -93,8 +93,13 @@ pub struct ReportSection {
 #[allow(dead_code)]
 pub struct DaemonSection {
     pub reports: Option<String>,
-    /// SQLite database path.
+    /// SQLite database path, or a `postgres://` URL several daemons share (`${VAR}` expanded).
     pub history: Option<String>,
+    /// Seconds a claim on a package, a leased alert or an audit run holds (default 60).
+    #[schemars(range(min = 5))]
+    pub lease_s: Option<u64>,
+    /// This daemon's name among several sharing one history.
+    pub name: Option<String>,
     /// Packages evaluated at once; 0 = one per CPU core.
     pub workers: Option<u64>,
     pub settle_ms: Option<u64>,

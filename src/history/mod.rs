@@ -1,25 +1,30 @@
 //! The history store: every package checked, with its verdict, findings and a snapshot of its
-//! model, so later runs find the last accepted release of a solution without the original zip.
+//! model, so later runs find the last accepted release of a solution without the original zip;
+//! what the daemon evaluated (by content hash), its alert outbox, audit caches and, for several
+//! daemons on one history, the leases and heartbeats that share the work among them.
 //!
-//! SQLite (one file, no server, readable with the `sqlite3` tool) in WAL mode: one writer and
-//! concurrent readers, and a killed process never leaves it corrupt. The schema is versioned
-//! and migrated forward on open.
+//! One interface, [`HistoryStore`], over two backends chosen by [`HistoryLocation`]: SQLite
+//! (the embedded default, one file, no server) and PostgreSQL (shared by daemons on several
+//! machines). Both keep the same tables, versioned and migrated forward on open; a schema newer
+//! than this binary knows is refused.
 
-mod audit;
-mod outbox;
-mod processed;
+mod fleet;
+mod migrate;
+mod postgres;
+mod rows;
+mod sqlite;
 
-use std::path::{Path, PathBuf};
-
-use rusqlite::{params, Connection, OptionalExtension};
+use std::path::PathBuf;
 
 use crate::assessment::Assessment;
+pub use crate::config::HistoryLocation;
 use crate::diagnostic::Verdict;
 use crate::eval::HistoryEntry;
-use crate::package::{ExportTime, ManagedState, Package};
+use crate::package::Package;
 
-pub use outbox::{unix_ms, OutboxEntry, SinkCounts};
-pub use processed::Processed;
+pub use fleet::{Claim, ClaimKey, ClaimToken, DaemonBeat, Holder};
+pub use migrate::{migrate, MigrationCount};
+pub use rows::{parse_rfc3339, rfc3339, unix_ms, OutboxEntry, Processed, SinkCounts};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
@@ -28,106 +33,44 @@ pub enum HistoryError {
         path: PathBuf,
         source: rusqlite::Error,
     },
-    #[error("{path}: history database: stored data is unreadable: {source}")]
+    #[error("{location}: history database: {detail}")]
+    Postgres {
+        location: String,
+        detail: String,
+        /// The server could not be reached or the connection broke: the daemon pauses and
+        /// tries again, nothing is wrong with the work itself.
+        unavailable: bool,
+    },
+    #[error("{location}: history database: stored data is unreadable: {source}")]
     Corrupt {
-        path: PathBuf,
+        location: String,
         source: serde_json::Error,
     },
-    #[error("{path}: history database is damaged ({detail}); restore it from a backup, or move it aside to start a new history")]
-    Damaged { path: PathBuf, detail: String },
-    #[error("{path}: history database has schema version {found}, newer than this solguard understands ({supported}); upgrade solguard")]
+    #[error("{location}: history database is damaged ({detail}); restore it from a backup, or move it aside to start a new history")]
+    Damaged { location: String, detail: String },
+    #[error("{location}: history database has schema version {found}, newer than this solguard understands ({supported}); upgrade solguard")]
     TooNew {
-        path: PathBuf,
+        location: String,
         found: i64,
         supported: i64,
     },
+    #[error("{location}: {detail}")]
+    Migration { location: String, detail: String },
 }
 
-/// Schema migrations, applied in order; index + 1 is the schema version they produce.
-const MIGRATIONS: &[&str] = &[
-    r#"
-CREATE TABLE releases (
-    id          INTEGER PRIMARY KEY,
-    sha256      TEXT,
-    path        TEXT NOT NULL,
-    unique_name TEXT NOT NULL COLLATE NOCASE,
-    version     TEXT NOT NULL,
-    publisher   TEXT NOT NULL,
-    managed     TEXT NOT NULL,
-    verdict     TEXT NOT NULL,
-    accepted    INTEGER NOT NULL,
-    findings    TEXT NOT NULL,
-    checked_at  TEXT NOT NULL,
-    policy_set  TEXT NOT NULL,
-    snapshot    TEXT NOT NULL
-);
-CREATE INDEX releases_by_name ON releases (unique_name, id);
-CREATE INDEX releases_by_sha ON releases (sha256);
-"#,
-    r#"
-CREATE TABLE processed (
-    sha256       TEXT PRIMARY KEY,
-    path         TEXT NOT NULL,
-    unique_name  TEXT,
-    version      TEXT,
-    verdict      TEXT NOT NULL,
-    accepted     INTEGER NOT NULL,
-    policy_set   TEXT NOT NULL,
-    reports      TEXT NOT NULL,
-    processed_at TEXT NOT NULL
-);
-CREATE TABLE outbox (
-    id              INTEGER PRIMARY KEY,
-    sink            TEXT NOT NULL,
-    idempotency_key TEXT NOT NULL,
-    payload         TEXT NOT NULL,
-    created_at      TEXT NOT NULL,
-    created_ms      INTEGER NOT NULL,
-    attempts        INTEGER NOT NULL DEFAULT 0,
-    next_attempt_ms INTEGER NOT NULL DEFAULT 0,
-    delivered_at    TEXT,
-    dead_at         TEXT,
-    last_error      TEXT,
-    UNIQUE (sink, idempotency_key)
-);
-CREATE INDEX processed_recent ON processed (processed_at);
-CREATE INDEX outbox_pending ON outbox (sink, id) WHERE delivered_at IS NULL AND dead_at IS NULL;
-"#,
-    r#"
-CREATE TABLE audit_files (
-    path        TEXT PRIMARY KEY,
-    size        INTEGER NOT NULL,
-    modified_ns INTEGER NOT NULL,
-    sha256      TEXT NOT NULL
-);
-CREATE TABLE parsed (
-    sha256  TEXT PRIMARY KEY,
-    outcome TEXT NOT NULL
-);
-CREATE TABLE audit_baselines (
-    repository  TEXT NOT NULL,
-    finding_key TEXT NOT NULL,
-    PRIMARY KEY (repository, finding_key)
-);
-"#,
-    // Release lineage: which solution a patch patches, the export time, what a release was
-    // compared with. Earlier rows get their parent from the stored model.
-    r#"
-ALTER TABLE releases ADD COLUMN patch_of TEXT COLLATE NOCASE;
-ALTER TABLE releases ADD COLUMN exported_at TEXT;
-ALTER TABLE releases ADD COLUMN previous_version TEXT;
-UPDATE releases SET patch_of = json_extract(snapshot, '$.parent.unique_name');
-CREATE INDEX releases_by_parent ON releases (patch_of, id) WHERE patch_of IS NOT NULL;
-ALTER TABLE processed ADD COLUMN previous_version TEXT;
-ALTER TABLE processed ADD COLUMN managed TEXT;
--- The reader now keeps export times: cached models from before lack them.
-DELETE FROM parsed;
-"#,
-    // The watch folder a package came from, for the dashboard after a restart.
-    r#"
-ALTER TABLE processed ADD COLUMN watch TEXT;
-"#,
-];
+impl HistoryError {
+    /// Whether the database is out of reach for now (a PostgreSQL server down or a broken
+    /// connection), as opposed to a fault that retrying will not mend.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Self::Postgres {
+                unavailable: true,
+                ..
+            }
+        )
+    }
+}
 
 /// One accepted release as the lineage reads it: its row (the order releases were accepted
 /// in) and what policies see of it; the model is loaded only when needed
@@ -139,370 +82,169 @@ pub struct AcceptedRelease {
     pub entry: HistoryEntry,
 }
 
+/// An evaluation the daemon commits at once: the package bytes `sha256` from watch folder
+/// `watch` as processed with their `reports`, the release (when the package could be read),
+/// its alerts (one per `(sink, key, payload)`) and the end of the claim it was evaluated
+/// under.
+pub struct ProcessedRecord<'a> {
+    pub sha256: &'a str,
+    pub watch: &'a str,
+    pub assessment: &'a Assessment,
+    pub reports: &'a [String],
+    pub package: Option<&'a Package>,
+    pub alerts: &'a [(String, String, String)],
+    /// The claim this evaluation ran under; `None` for a single process that claims nothing.
+    pub claim: Option<&'a ClaimToken>,
+}
+
+enum Backend {
+    Sqlite(sqlite::SqliteStore),
+    // Boxed: its connection is large, and most stores are SQLite files.
+    Postgres(Box<postgres::PostgresStore>),
+}
+
+/// The history database, whichever backend holds it.
 pub struct HistoryStore {
-    conn: Connection,
-    path: PathBuf,
+    backend: Backend,
+    location: HistoryLocation,
+}
+
+/// Declares methods of [`HistoryStore`] that each backend implements alike.
+macro_rules! both_backends {
+    ($( $(#[$doc:meta])* $vis:vis fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty; )*) => {
+        impl HistoryStore {
+            $(
+                $(#[$doc])*
+                $vis fn $name(&self $(, $arg: $ty)*) -> Result<$ret, HistoryError> {
+                    match &self.backend {
+                        Backend::Sqlite(store) => store.$name($($arg),*),
+                        Backend::Postgres(store) => store.$name($($arg),*),
+                    }
+                }
+            )*
+        }
+    };
+}
+
+both_backends! {
+    /// Checks the database's structure: a damaged database is refused at start, instead of
+    /// failing every package later.
+    pub fn verify(&self) -> ();
+    /// Whether the database answers now.
+    pub fn ping(&self) -> ();
+    /// Records an assessed package, with the model snapshot later runs compare against.
+    pub fn record(&self, assessment: &Assessment, package: &Package) -> ();
+    /// The model of the last accepted release of `unique_name` (case-insensitive).
+    pub fn last_accepted(&self, unique_name: &str) -> Option<Package>;
+    /// The model of the latest record of `unique_name` at `version`, accepted or not.
+    pub fn release(&self, unique_name: &str, version: &str) -> Option<Package>;
+    /// Accepted releases of `unique_name`, oldest first.
+    pub fn accepted_releases(&self, unique_name: &str) -> Vec<AcceptedRelease>;
+    /// Accepted patches whose parent is `parent` (any patch unique name), oldest first.
+    pub fn accepted_patches_of(&self, parent: &str) -> Vec<AcceptedRelease>;
+    /// The model stored with the release in row `id`.
+    pub fn snapshot_of(&self, id: i64) -> Option<Package>;
+    /// Every recorded release, optionally of one solution, oldest first, as assessed (without
+    /// the data-loss detail, which reports keep).
+    pub fn releases(&self, unique_name: Option<&str>) -> Vec<Assessment>;
+    /// The evaluation of the package with content hash `sha256`, if there was one.
+    pub fn processed(&self, sha256: &str) -> Option<Processed>;
+    /// The `limit` most recently processed packages, by any daemon, newest first.
+    pub fn recent_processed(&self, limit: usize) -> Vec<Processed>;
+    /// How many packages were processed since `since`, by verdict (`pass`, `warn`, `fail`).
+    pub fn verdicts_since(&self, since: time::OffsetDateTime) -> [(Verdict, usize); 3];
+    /// Commits an evaluation in one transaction ([`ProcessedRecord`]). An alert whose key the
+    /// sink already has is not queued again. When the claim it ran under was taken over by
+    /// another daemon, nothing is written and the answer is `false`.
+    pub fn record_processed(&self, record: &ProcessedRecord<'_>) -> bool;
+    /// Queues alerts outside any package record (`check --alert`, scheduled audits).
+    pub fn enqueue_alerts(&self, alerts: &[(String, String, String)], created_at: &str) -> ();
+    /// Leases alerts of `sink` that are neither delivered nor dead, whose next attempt is due
+    /// at `now_ms` and that no other live holder has leased, oldest first: only `holder`
+    /// delivers them until its lease ends.
+    pub fn due_alerts(&self, sink: &str, now_ms: i64, limit: usize, holder: &Holder) -> Vec<OutboxEntry>;
+    /// Marks entries delivered at `when` (RFC 3339).
+    pub fn mark_delivered(&self, ids: &[i64], when: &str) -> ();
+    /// Notes a failed attempt; the entries are tried again from `next_attempt_ms`.
+    pub fn mark_failed(&self, ids: &[i64], error: &str, next_attempt_ms: i64) -> ();
+    /// Gives entries up: they stay in the outbox, marked dead at `when`.
+    pub fn mark_dead(&self, ids: &[i64], when: &str) -> ();
+    /// Pending, delivered and dead alerts per sink, with each sink's latest error.
+    pub fn sink_counts(&self) -> Vec<SinkCounts>;
+    /// The content hash recorded for `path` when it had this size and modification time.
+    pub fn cached_hash(&self, path: &str, size: u64, modified_ns: i64) -> Option<String>;
+    /// Remembers the content hash of `path` at this size and modification time.
+    pub fn remember_hash(&self, path: &str, size: u64, modified_ns: i64, sha256: &str) -> ();
+    /// The stored parse outcome (JSON) of the content `sha256`.
+    pub fn parsed_outcome(&self, sha256: &str) -> Option<String>;
+    /// Remembers the parse outcome (JSON) of the content `sha256`.
+    pub fn remember_outcome(&self, sha256: &str, outcome_json: &str) -> ();
+    /// Finding keys seen by earlier audits of `repository`.
+    pub fn baseline(&self, repository: &str) -> std::collections::HashSet<String>;
+    /// Replaces the baseline of `repository` with `keys`.
+    pub fn replace_baseline(&self, repository: &str, keys: &std::collections::HashSet<String>) -> ();
+    /// Claims the work `key` for `holder` until its lease ends: only one holder at a time
+    /// does it, and work marked done is never claimed again.
+    pub fn claim(&self, key: &ClaimKey, holder: &Holder) -> Claim;
+    /// Marks claimed work done (a scheduled audit's run); `false` when the claim was lost.
+    pub fn finish_claim(&self, token: &ClaimToken) -> bool;
+    /// Records that a daemon is alive now.
+    pub fn heartbeat(&self, beat: &DaemonBeat) -> ();
+    /// Removes a daemon that stops from the daemons alive.
+    pub fn leave(&self, name: &str) -> ();
+    /// The daemons whose last heartbeat is at or after `since_ms`, by name.
+    pub fn daemons_since(&self, since_ms: i64) -> Vec<DaemonBeat>;
 }
 
 impl HistoryStore {
-    /// Opens (creating if needed) and migrates the database at `path`. A file that is not a
-    /// database (or a corrupt one) is [`HistoryError::Damaged`].
-    pub fn open(path: &Path) -> Result<Self, HistoryError> {
-        Self::open_unchecked(path).map_err(|error| match error {
-            HistoryError::Sqlite { path, source }
-                if matches!(
-                    source.sqlite_error_code(),
-                    Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
-                ) =>
-            {
-                HistoryError::Damaged {
-                    path,
-                    detail: source.to_string(),
-                }
+    /// Opens (creating if needed) and migrates the database at `location`. A file that is not
+    /// a database (or a corrupt one) is [`HistoryError::Damaged`]; a PostgreSQL server out of
+    /// reach is an error that [`HistoryError::is_unavailable`].
+    pub fn open(location: &HistoryLocation) -> Result<Self, HistoryError> {
+        let backend = match location {
+            HistoryLocation::Sqlite(path) => Backend::Sqlite(sqlite::SqliteStore::open(path)?),
+            HistoryLocation::Postgres(url) => {
+                Backend::Postgres(Box::new(postgres::PostgresStore::open(url)?))
             }
-            other => other,
-        })
-    }
-
-    fn open_unchecked(path: &Path) -> Result<Self, HistoryError> {
-        let sqlite = |source| HistoryError::Sqlite {
-            path: path.to_path_buf(),
-            source,
         };
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            // A missing folder is reported by SQLite below with the path; no need to fail here.
-            let _ = std::fs::create_dir_all(parent);
-        }
-        let mut conn = Connection::open(path).map_err(sqlite)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(sqlite)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(sqlite)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(sqlite)?;
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |row| row.get(0))
-            .map_err(sqlite)?;
-        let supported = MIGRATIONS.len() as i64;
-        if version > supported {
-            return Err(HistoryError::TooNew {
-                path: path.to_path_buf(),
-                found: version,
-                supported,
-            });
-        }
-        for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = conn.transaction().map_err(sqlite)?;
-            tx.execute_batch(migration).map_err(sqlite)?;
-            tx.pragma_update(None, "user_version", index as i64 + 1)
-                .map_err(sqlite)?;
-            tx.commit().map_err(sqlite)?;
-        }
         Ok(Self {
-            conn,
-            path: path.to_path_buf(),
+            backend,
+            location: location.clone(),
         })
     }
 
-    fn sqlite(&self, source: rusqlite::Error) -> HistoryError {
-        HistoryError::Sqlite {
-            path: self.path.clone(),
-            source,
-        }
-    }
-
-    fn corrupt(&self, source: serde_json::Error) -> HistoryError {
-        HistoryError::Corrupt {
-            path: self.path.clone(),
-            source,
-        }
-    }
-
-    /// Checks the database's structure (`PRAGMA quick_check`): a damaged file is refused at
-    /// start, instead of failing every package later.
-    pub fn verify(&self) -> Result<(), HistoryError> {
-        let mut statement = self
-            .conn
-            .prepare("PRAGMA quick_check")
-            .map_err(|e| self.damaged(e.to_string()))?;
-        let rows = statement
-            .query_map([], |row| row.get::<_, String>(0))
-            .map_err(|e| self.damaged(e.to_string()))?;
-        let problems: Vec<String> = rows
-            .filter_map(Result::ok)
-            .filter(|line| line != "ok")
-            .take(3)
-            .collect();
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(self.damaged(problems.join("; ")))
-        }
-    }
-
-    fn damaged(&self, detail: String) -> HistoryError {
-        HistoryError::Damaged {
-            path: self.path.clone(),
-            detail,
-        }
-    }
-
-    /// Records an assessed package, with the model snapshot later runs compare against.
-    pub fn record(&self, assessment: &Assessment, package: &Package) -> Result<(), HistoryError> {
-        self.insert_release(&self.conn, assessment, package)
-    }
-
-    fn insert_release(
-        &self,
-        conn: &Connection,
-        assessment: &Assessment,
-        package: &Package,
-    ) -> Result<(), HistoryError> {
-        let findings = serde_json::to_string(&assessment.findings).map_err(|e| self.corrupt(e))?;
-        let snapshot = serde_json::to_string(package).map_err(|e| self.corrupt(e))?;
-        let exported_at = package
-            .exported_at
-            .map(|t| serde_json::to_value(t).map_err(|e| self.corrupt(e)))
-            .transpose()?
-            .and_then(|v| v.as_str().map(str::to_owned));
-        conn.execute(
-                "INSERT INTO releases (sha256, path, unique_name, version, publisher, managed, verdict, accepted, findings, checked_at, policy_set, snapshot, patch_of, exported_at, previous_version)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-                params![
-                    assessment.sha256,
-                    assessment.path.display().to_string(),
-                    package.unique_name,
-                    package.version,
-                    package.publisher.unique_name,
-                    package.managed.as_str(),
-                    assessment.verdict.as_str(),
-                    assessment.accepted,
-                    findings,
-                    rfc3339(assessment.checked_at),
-                    assessment.policy_set,
-                    snapshot,
-                    assessment.patch_of,
-                    exported_at,
-                    assessment.previous_version,
-                ],
-            )
-            .map_err(|e| self.sqlite(e))?;
-        Ok(())
-    }
-
-    /// The model of the last accepted release of `unique_name` (case-insensitive).
-    pub fn last_accepted(&self, unique_name: &str) -> Result<Option<Package>, HistoryError> {
-        self.snapshot(
-            "SELECT snapshot FROM releases WHERE unique_name = ?1 AND accepted = 1 ORDER BY id DESC LIMIT 1",
-            [unique_name],
-        )
-    }
-
-    /// The model of the latest record of `unique_name` at `version`, accepted or not.
-    pub fn release(
-        &self,
-        unique_name: &str,
-        version: &str,
-    ) -> Result<Option<Package>, HistoryError> {
-        self.snapshot(
-            "SELECT snapshot FROM releases WHERE unique_name = ?1 AND version = ?2 ORDER BY id DESC LIMIT 1",
-            [unique_name, version],
-        )
-    }
-
-    fn snapshot<P: rusqlite::Params>(
-        &self,
-        sql: &str,
-        params: P,
-    ) -> Result<Option<Package>, HistoryError> {
-        let snapshot: Option<String> = self
-            .conn
-            .query_row(sql, params, |row| row.get(0))
-            .optional()
-            .map_err(|e| self.sqlite(e))?;
-        snapshot
-            .map(|json| {
-                let mut package: Package =
-                    serde_json::from_str(&json).map_err(|e| self.corrupt(e))?;
-                package.solution_version =
-                    crate::package::SolutionVersion::parse(&package.version).ok();
-                Ok(package)
-            })
-            .transpose()
-    }
-
-    /// Accepted releases of `unique_name`, oldest first.
-    pub fn accepted_releases(
-        &self,
-        unique_name: &str,
-    ) -> Result<Vec<AcceptedRelease>, HistoryError> {
-        self.accepted_where("unique_name = ?1", unique_name)
-    }
-
-    /// Accepted patches whose parent is `parent` (any patch unique name), oldest first.
-    pub fn accepted_patches_of(&self, parent: &str) -> Result<Vec<AcceptedRelease>, HistoryError> {
-        self.accepted_where("patch_of = ?1", parent)
-    }
-
-    fn accepted_where(
-        &self,
-        condition: &str,
-        name: &str,
-    ) -> Result<Vec<AcceptedRelease>, HistoryError> {
-        let sql = format!(
-            "SELECT id, unique_name, version, publisher, managed, sha256, checked_at, exported_at, patch_of
-             FROM releases WHERE {condition} AND accepted = 1 ORDER BY id"
-        );
-        let mut statement = self.conn.prepare(&sql).map_err(|e| self.sqlite(e))?;
-        let rows = statement
-            .query_map([name], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, String>(3)?,
-                    row.get::<_, String>(4)?,
-                    row.get::<_, Option<String>>(5)?,
-                    row.get::<_, String>(6)?,
-                    row.get::<_, Option<String>>(7)?,
-                    row.get::<_, Option<String>>(8)?,
-                ))
-            })
-            .map_err(|e| self.sqlite(e))?;
-        let mut releases = Vec::new();
-        for row in rows {
-            let (
-                id,
-                unique_name,
-                version,
-                publisher,
-                managed,
-                sha256,
-                checked_at,
-                exported_at,
-                patch_of,
-            ) = row.map_err(|e| self.sqlite(e))?;
-            releases.push(AcceptedRelease {
-                id,
-                unique_name,
-                entry: HistoryEntry {
-                    version,
-                    publisher,
-                    managed: managed_state(&managed),
-                    sha256,
-                    when: parse_rfc3339(&checked_at),
-                    exported_at: exported_at
-                        .and_then(|t| {
-                            serde_json::from_value::<ExportTime>(serde_json::Value::String(t)).ok()
-                        })
-                        .map(|t| t.0),
-                    patch_of,
-                },
-            });
-        }
-        Ok(releases)
-    }
-
-    /// The model stored with the release in row `id`.
-    pub fn snapshot_of(&self, id: i64) -> Result<Option<Package>, HistoryError> {
-        self.snapshot("SELECT snapshot FROM releases WHERE id = ?1", [id])
-    }
-
-    /// Every recorded release, optionally of one solution, oldest first, as assessed (without
-    /// the data-loss detail, which reports keep).
-    pub fn releases(&self, unique_name: Option<&str>) -> Result<Vec<Assessment>, HistoryError> {
-        let mut statement = self
-            .conn
-            .prepare(
-                "SELECT sha256, path, unique_name, version, publisher, managed, verdict, accepted, findings, checked_at, policy_set, exported_at, patch_of, previous_version
-                 FROM releases WHERE ?1 IS NULL OR unique_name = ?1 ORDER BY unique_name, id",
-            )
-            .map_err(|e| self.sqlite(e))?;
-        let rows = statement
-            .query_map([unique_name], |row| {
-                Ok(StoredRow {
-                    sha256: row.get(0)?,
-                    path: row.get(1)?,
-                    unique_name: row.get(2)?,
-                    version: row.get(3)?,
-                    publisher: row.get(4)?,
-                    managed: row.get(5)?,
-                    verdict: row.get(6)?,
-                    accepted: row.get(7)?,
-                    findings: row.get(8)?,
-                    checked_at: row.get(9)?,
-                    policy_set: row.get(10)?,
-                    exported_at: row.get(11)?,
-                    patch_of: row.get(12)?,
-                    previous_version: row.get(13)?,
-                })
-            })
-            .map_err(|e| self.sqlite(e))?;
-        let mut records = Vec::new();
-        for row in rows {
-            let row = row.map_err(|e| self.sqlite(e))?;
-            records.push(Assessment {
-                path: PathBuf::from(row.path),
-                unique_name: Some(row.unique_name),
-                version: Some(row.version),
-                managed: Some(managed_state(&row.managed)),
-                publisher: Some(row.publisher),
-                exported_at: row
-                    .exported_at
-                    .and_then(|t| serde_json::from_value(serde_json::Value::String(t)).ok()),
-                patch_of: row.patch_of,
-                sha256: row.sha256,
-                verdict: Verdict::from_stored(&row.verdict),
-                accepted: row.accepted,
-                previous_version: row.previous_version,
-                findings: serde_json::from_str(&row.findings).map_err(|e| self.corrupt(e))?,
-                // Recorded releases are read back as lineage, not re-judged per environment.
-                environments: Vec::new(),
-                data_loss: Vec::new(),
-                stream: None,
-                checked_at: parse_rfc3339(&row.checked_at),
-                policy_set: row.policy_set,
-            });
-        }
-        Ok(records)
+    /// Where this store lives (a password in a URL is masked when shown).
+    pub fn location(&self) -> &HistoryLocation {
+        &self.location
     }
 }
 
-/// A `releases` row as stored.
-struct StoredRow {
-    sha256: Option<String>,
-    path: String,
-    unique_name: String,
-    version: String,
-    publisher: String,
-    managed: String,
-    verdict: String,
-    accepted: bool,
-    findings: String,
-    checked_at: String,
-    policy_set: String,
-    exported_at: Option<String>,
-    patch_of: Option<String>,
-    previous_version: Option<String>,
+both_backends! {
+    fn count_rows(&self, table: &migrate::Table) -> i64;
+    fn dump_rows(&self, table: &migrate::Table, offset: usize, limit: usize) -> Vec<Vec<migrate::Cell>>;
+    fn begin_import(&self) -> ();
+    fn load_rows(&self, table: &migrate::Table, rows: &[Vec<migrate::Cell>]) -> ();
+    fn end_import(&self, commit: bool) -> ();
+    fn continue_sequences(&self) -> ();
 }
 
-fn managed_state(text: &str) -> ManagedState {
-    match text {
-        "managed" => ManagedState::Managed,
-        "both" => ManagedState::Both,
-        _ => ManagedState::Unmanaged,
+both_backends! {
+    /// Gives a claim up before its lease ends (work not done, such as a solution family's
+    /// turn): the next holder need not wait.
+    pub fn release_claim(&self, token: &ClaimToken) -> ();
+}
+
+impl HistoryStore {
+    /// Whether several daemons may share this store (PostgreSQL): only then do they claim work
+    /// from each other. A daemon on an SQLite file holds the instance lock beside it.
+    pub fn is_shared(&self) -> bool {
+        self.location.is_shared()
     }
 }
 
-/// RFC 3339 text of a time, as stored.
-pub fn rfc3339(at: time::OffsetDateTime) -> String {
-    at.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
-/// A stored RFC 3339 time; rows written before times were typed may hold anything, and read
-/// as the Unix epoch rather than failing the whole history.
-pub fn parse_rfc3339(text: &str) -> time::OffsetDateTime {
-    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+both_backends! {
+    /// Ends every lease still held (claims not done, alerts being delivered): for a daemon
+    /// that holds the store alone (an SQLite file, under its instance lock), whatever leases
+    /// it finds at start were left by a daemon that died.
+    pub fn end_all_leases(&self) -> ();
 }

@@ -11,7 +11,7 @@ use crate::alert::{alert_for, outbox_rows};
 use crate::assessment::Assessment;
 use crate::config::{AlertSinkConfig, Config, ReportFormat};
 use crate::diagnostic::{now_rfc3339, RuleInfo, Verdict};
-use crate::history::{HistoryError, HistoryStore};
+use crate::history::{ClaimToken, HistoryError, HistoryStore, ProcessedRecord};
 use crate::report::{render, report_stem, report_stem_with, write_atomic, RenderOptions, Report};
 
 use super::{solution_histories, Assessed};
@@ -112,15 +112,17 @@ pub struct Outputs<'a> {
     pub config: &'a Config,
 }
 
-/// Publishes one package the daemon assessed (bytes `hash`, found by watch folder `source`):
-/// its report files, then its release, `processed` row and alerts in one transaction.
+/// Publishes one package the daemon assessed (bytes `hash`, found by watch folder `source`,
+/// evaluated under `claim`): its report files, then its release, `processed` row and alerts
+/// in one transaction. `None` when the claim was taken over by another daemon meanwhile
+/// (its lease ended): that daemon's record is the one kept.
 pub fn publish_package(
     outputs: &Outputs<'_>,
     rules: &[RuleInfo],
     assessed: &Assessed,
-    hash: &str,
-    source: &str,
-) -> Result<Published, PipelineError> {
+    (hash, source): (&str, &str),
+    claim: Option<&ClaimToken>,
+) -> Result<Option<Published>, PipelineError> {
     let assessment = &assessed.assessment;
     let stem = free_stem(outputs.reports_dir, assessment, hash);
     let mut history = solution_histories(
@@ -149,18 +151,19 @@ pub fn publish_package(
         Some(alert) => outbox_rows(&alert, &outputs.config.alerts)?,
         None => Vec::new(),
     };
-    locked(outputs.store).record_processed(
-        hash,
-        source,
+    let committed = locked(outputs.store).record_processed(&ProcessedRecord {
+        sha256: hash,
+        watch: source,
         assessment,
-        &reports,
-        assessed.package.as_deref(),
-        &rows,
-    )?;
-    Ok(Published {
+        reports: &reports,
+        package: assessed.package.as_deref(),
+        alerts: &rows,
+        claim,
+    })?;
+    Ok(committed.then_some(Published {
         reports,
         alerts: rows.len(),
-    })
+    }))
 }
 
 /// Publishes a scheduled audit named `name`: its report files (`audit-<name>.<ext>`) and an

@@ -33,6 +33,8 @@ const RELOAD_DEBOUNCE: Duration = Duration::from_millis(300);
 const INDEX_GAP: Duration = Duration::from_secs(1);
 /// Wait before retrying a package whose evaluation failed for reasons outside it.
 const RETRY_FAILED: Duration = Duration::from_secs(30);
+/// While the history database is out of reach: how often it is asked again.
+const PROBE_STORE: Duration = Duration::from_secs(1);
 
 pub(super) struct Daemon {
     source: ConfigSource,
@@ -53,6 +55,9 @@ pub(super) struct Daemon {
     /// The index needs rewriting; when it was last written.
     index_stale: bool,
     index_written: Option<Instant>,
+    /// Since when the history database has been out of reach (no package starts meanwhile),
+    /// and when it was last asked.
+    store_down: Option<(Instant, Instant)>,
 }
 
 impl Daemon {
@@ -97,6 +102,7 @@ impl Daemon {
             summary: RunSummary::default(),
             index_stale: false,
             index_written: None,
+            store_down: None,
         }
     }
 
@@ -185,8 +191,39 @@ impl Daemon {
             .extend(self.tracker.due(self.settings.settle, Instant::now()));
     }
 
+    /// Whether the history database answers; while it does not, it is asked once per
+    /// [`PROBE_STORE`] and no package starts (nothing could be recorded).
+    fn store_reachable(&mut self) -> bool {
+        let Some((since, asked)) = self.store_down else {
+            return true;
+        };
+        if asked.elapsed() < PROBE_STORE {
+            return false;
+        }
+        let shared = Arc::clone(&self.shared);
+        match tokio::task::block_in_place(|| shared.store().ping()) {
+            Ok(()) => {
+                self.store_down = None;
+                self.shared.set_store_down(None);
+                tracing::info!(
+                    paused_s = since.elapsed().as_secs_f64(),
+                    "The history database answers again; resuming"
+                );
+                true
+            }
+            Err(error) => {
+                self.store_down = Some((since, Instant::now()));
+                self.shared.set_store_down(Some(error.to_string()));
+                false
+            }
+        }
+    }
+
     /// Starts queued packages while workers are free.
     fn dispatch(&mut self) {
+        if !self.store_reachable() {
+            return;
+        }
         while self.in_flight.len() < self.workers {
             let Some(ready) = self.ready.pop_front() else {
                 break;
@@ -240,6 +277,16 @@ impl Daemon {
                 }
             }
             Outcome::Gone => self.tracker.forget(&path),
+            Outcome::Deferred(wait) => {
+                let _ = self.tracker.incomplete(&path, Instant::now() + wait);
+            }
+            Outcome::Unavailable(error) => {
+                if self.store_down.is_none() {
+                    tracing::error!(%error, "The history database is out of reach: processing pauses until it answers");
+                    self.store_down = Some((Instant::now(), Instant::now()));
+                }
+                let _ = self.tracker.incomplete(&path, Instant::now() + PROBE_STORE);
+            }
             Outcome::Failed(error) => {
                 self.summary.failed += 1;
                 tracing::error!(path = %shown(&path), %error, "Cannot process package; will retry");
@@ -351,10 +398,18 @@ impl Daemon {
         self.index_stale = false;
         self.index_written = Some(Instant::now());
         let dir = self.shared.reports_dir.clone();
-        let snapshot = match super::dashboard::dashboard(&self.shared, "", false) {
+        let shared = &self.shared;
+        let read = tokio::task::block_in_place(|| super::dashboard::dashboard(shared, "", false));
+        let snapshot = match read {
             Ok(snapshot) => snapshot,
             Err(error) => {
-                tracing::error!(%error, "Cannot read recent packages for the index");
+                if error.is_unavailable() {
+                    tracing::debug!(%error, "Cannot read recent packages for the index now");
+                } else {
+                    tracing::error!(%error, "Cannot read recent packages for the index");
+                }
+                // Written again once the database answers.
+                self.index_stale = true;
                 return;
             }
         };

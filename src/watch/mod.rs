@@ -14,6 +14,7 @@ mod candidates;
 mod daemon;
 mod dashboard;
 mod disposition;
+mod fleet;
 mod metrics;
 mod os_signals;
 mod outbox;
@@ -31,7 +32,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::diagnostic::now_rfc3339;
-use crate::history::{HistoryError, HistoryStore};
+use crate::history::{HistoryError, HistoryStore, Holder};
 
 pub use candidates::is_temporary_name;
 pub use disposition::move_into;
@@ -169,7 +170,8 @@ pub async fn run(options: WatchOptions) -> Result<RunSummary, WatchError> {
     if config.watches.is_empty() {
         return Err(WatchError::NoFolders);
     }
-    let history_dir = config.daemon.history.parent().map(PathBuf::from);
+    let sqlite = config.daemon.history.sqlite_path();
+    let history_dir = sqlite.and_then(|file| file.parent()).map(PathBuf::from);
     let folders = [Some(config.daemon.reports_dir.clone()), history_dir]
         .into_iter()
         .flatten()
@@ -180,11 +182,22 @@ pub async fn run(options: WatchOptions) -> Result<RunSummary, WatchError> {
             source,
         })?;
     }
-    // Held until the daemon returns: one daemon per state folder.
-    let _instance = instance_lock(&config.daemon.history)?;
-    warn_on_lost_history(&config.daemon.history, &config.daemon.reports_dir);
-    let store = HistoryStore::open(&config.daemon.history)?;
-    store.verify()?;
+    // Held until the daemon returns: one daemon per SQLite file. Daemons on PostgreSQL share
+    // the work through claims in the database instead.
+    let _instance = sqlite.map(instance_lock).transpose()?;
+    if let Some(file) = sqlite {
+        warn_on_lost_history(file, &config.daemon.reports_dir);
+    }
+    let store = tokio::task::block_in_place(|| -> Result<HistoryStore, HistoryError> {
+        let store = HistoryStore::open(&config.daemon.history)?;
+        store.verify()?;
+        if !store.is_shared() {
+            // This daemon holds the instance lock: no other is alive on this file.
+            store.end_all_leases()?;
+        }
+        Ok(store)
+    })?;
+    let name = fleet::daemon_name(config.daemon.name.as_deref());
     let address = match options.status {
         _ if options.once => None,
         StatusServer::Configured => config.daemon.status,
@@ -218,7 +231,8 @@ pub async fn run(options: WatchOptions) -> Result<RunSummary, WatchError> {
             errors: Vec::new(),
         },
         // What the daemon processed before this start, so `/status` does not forget it.
-        recent: shared::recent_from(&store),
+        recent: tokio::task::block_in_place(|| shared::recent_from(&store)),
+        name: name.clone(),
         ..StatusBoard::default()
     };
     if let Some(address) = address.filter(|a| !a.ip().is_loopback()) {
@@ -227,8 +241,13 @@ pub async fn run(options: WatchOptions) -> Result<RunSummary, WatchError> {
         }
     }
     let shared = Arc::new(
-        Shared::new(store, config.daemon.reports_dir.clone(), board)
-            .with_status_token(config.daemon.status_token.clone()),
+        Shared::new(
+            store,
+            Holder::new(name.clone(), config.daemon.lease),
+            config.daemon.reports_dir.clone(),
+            board,
+        )
+        .with_status_token(config.daemon.status_token.clone()),
     );
     shared
         .metrics
@@ -268,13 +287,16 @@ pub async fn run(options: WatchOptions) -> Result<RunSummary, WatchError> {
             stopped.clone(),
         ))
     });
+    let heartbeat =
+        (!options.once).then(|| tokio::spawn(fleet::run(Arc::clone(&shared), stopped.clone())));
     let deliverer = tokio::spawn(outbox::run(Arc::clone(&shared), snapshot_updates, stopped));
     let daemon = daemon::Daemon::new(options.source, Arc::clone(&shared), snapshots, options.once);
     // Said once the folder and rules watchers exist: an edit made after this line is seen.
     tracing::info!(
         %folders,
         reports = %reports.display(),
-        history = %history.display(),
+        %history,
+        daemon = %name,
         workers,
         %policy_set,
         "solguard watch started"
@@ -286,6 +308,9 @@ pub async fn run(options: WatchOptions) -> Result<RunSummary, WatchError> {
         outbox::joined("scheduled audits", audits.await);
     }
     outbox::joined("alert delivery", deliverer.await);
+    if let Some(heartbeat) = heartbeat {
+        outbox::joined("heartbeat", heartbeat.await);
+    }
     if let Some(server) = server {
         outbox::joined("status server", server.await);
     }

@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 
 use super::shared::Shared;
 use super::snapshot::Snapshot;
-use crate::alert::deliver_due;
+use crate::alert::{deliver_due, Outbox};
 use crate::config::AlertSinkConfig;
 
 /// Pause between rounds when nothing wakes the deliverer (retries come due on this tick).
@@ -21,7 +21,12 @@ const TICK: Duration = Duration::from_secs(1);
 const FINAL_ROUND: Duration = Duration::from_secs(10);
 
 fn round(shared: &Shared, sink: &AlertSinkConfig, digest_due: bool) {
-    match deliver_due(shared.store_mutex(), sink, digest_due) {
+    let outbox = Outbox {
+        store: shared.store_mutex(),
+        holder: &shared.holder,
+        unrecorded: &shared.unrecorded,
+    };
+    match deliver_due(&outbox, sink, digest_due) {
         Ok(outcome) => {
             if outcome.delivered > 0 {
                 shared
@@ -36,6 +41,10 @@ fn round(shared: &Shared, sink: &AlertSinkConfig, digest_due: bool) {
             if outcome.dead > 0 {
                 tracing::error!(sink = %sink.name, dead = outcome.dead, "Alerts given up after their maximum age");
             }
+        }
+        Err(error) if error.is_unavailable() => {
+            // The daemon's main loop reports the outage once; delivery resumes with it.
+            tracing::debug!(sink = %sink.name, %error, "Cannot reach the alert outbox");
         }
         Err(error) => {
             shared.metrics.error("history");

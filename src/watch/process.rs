@@ -18,6 +18,7 @@ use super::snapshot::Snapshot;
 use crate::assessment::Assessment;
 use crate::config::{Disposition, WatchFolder};
 use crate::diagnostic::{shown, visible, Finding, Severity, Verdict, PACKAGE_FORMAT_RULE};
+use crate::history::{Claim, ClaimKey, ClaimToken, HistoryError};
 use crate::package::{completeness, content_hash, read_package, Completeness};
 use crate::pipeline::{
     publish_package, Assessed, Input, Outputs, Pipeline, PipelineError, ResolvedLineage,
@@ -37,6 +38,21 @@ pub enum Outcome {
     /// Something outside the package failed (disk, database): try again later. The text is
     /// the typed error, rendered for the log.
     Failed(String),
+    /// The history database is out of reach (PostgreSQL down): the daemon pauses until it
+    /// answers, then tries again.
+    Unavailable(String),
+    /// Another daemon on the shared history is evaluating it: look again after this long.
+    Deferred(Duration),
+}
+
+/// Least and most time before looking again at a package another daemon is evaluating: it
+/// is usually done in milliseconds; one that died leaves its claim until the lease ends.
+const DEFER_LEAST: Duration = Duration::from_millis(500);
+const DEFER_MOST: Duration = Duration::from_secs(5);
+
+/// The content hash a package claim names.
+fn key_hash(key: &ClaimKey) -> String {
+    key.key.trim_start_matches("sha256:").to_owned()
 }
 
 /// Widens the window between hashing a package and reading it when
@@ -58,6 +74,9 @@ fn pause_between_hash_and_read() {
 /// What reading a package led to.
 enum Read {
     Evaluated(Box<Finished>),
+    /// Its claim was taken over by another daemon (this one took longer than its lease): the
+    /// other's record is kept.
+    TakenOver,
     /// The bytes read are not the bytes hashed: look again later.
     Changed,
     /// It disappeared while it was read.
@@ -114,16 +133,21 @@ impl Job<'_> {
             Ok(Some(seen))
                 if !(self.recheck_on_policy_change && seen.summary.policy_set != policy_set) =>
             {
-                tracing::info!(path = %shown(path), first_seen_as = %visible(&seen.summary.path), "Already evaluated; skipped");
-                self.shared.metrics.skipped("seen");
-                // A crash between the record and the move leaves the package behind: move it now.
-                self.dispose(watch, path, seen.summary.accepted);
-                return Outcome::Seen;
+                return self.seen_before(watch, &seen);
             }
             Ok(_) => {}
-            Err(error) => return Outcome::Failed(error.to_string()),
+            Err(error) => return self.store_failed(&error),
         }
-        match self.evaluate(&mut pipeline, watch, &hash) {
+        let claim = match self.claim(&ClaimKey::package(&hash, &policy_set)) {
+            Ok(Ok(claim)) => claim,
+            Ok(Err(outcome)) => return outcome,
+            Err(error) => return self.store_failed(&error),
+        };
+        match self.evaluate(&mut pipeline, watch, &hash, claim.as_ref()) {
+            Ok(Read::TakenOver) => {
+                tracing::warn!(path = %shown(path), "Another daemon took this package over while it was evaluated here (evaluation outlasted the lease); its record is kept");
+                Outcome::Seen
+            }
             Ok(Read::Changed) => {
                 tracing::info!(path = %shown(path), "The package changed while it was read; it is read again later");
                 Outcome::Incomplete("it changed while it was read".into())
@@ -138,12 +162,66 @@ impl Job<'_> {
                 self.shared.outbox_wake.notify_one();
                 Outcome::Evaluated(verdict)
             }
+            Err(PipelineError::History(error)) => self.store_failed(&error),
             Err(error) => {
                 self.shared.metrics.error(error.part());
                 self.shared.set_failing(Some(error.to_string()));
                 Outcome::Failed(error.to_string())
             }
         }
+    }
+
+    /// The same bytes were evaluated before (by this daemon or another on the history).
+    fn seen_before(&self, watch: &WatchFolder, seen: &crate::history::Processed) -> Outcome {
+        let path = &self.ready.path;
+        tracing::info!(path = %shown(path), first_seen_as = %visible(&seen.summary.path), by = %seen.daemon.as_deref().unwrap_or("-"), "Already evaluated; skipped");
+        self.shared.metrics.skipped("seen");
+        // A crash between the record and the move leaves the package behind: move it now.
+        self.dispose(watch, path, seen.summary.accepted);
+        Outcome::Seen
+    }
+
+    /// A history failure: the store out of reach pauses the daemon, anything else is retried
+    /// later.
+    fn store_failed(&self, error: &HistoryError) -> Outcome {
+        self.shared.metrics.error("history");
+        if error.is_unavailable() {
+            self.shared.set_store_down(Some(error.to_string()));
+            Outcome::Unavailable(error.to_string())
+        } else {
+            self.shared.set_failing(Some(error.to_string()));
+            Outcome::Failed(error.to_string())
+        }
+    }
+
+    /// Claims the package's evaluation when daemons share the history: `Ok(Ok(None))` when
+    /// nothing needs claiming (one daemon on its own file), `Ok(Err(outcome))` when another
+    /// daemon holds it or has done it.
+    fn claim(&self, key: &ClaimKey) -> Result<Result<Option<ClaimToken>, Outcome>, HistoryError> {
+        if !self.shared.claims_work {
+            return Ok(Ok(None));
+        }
+        let claim = self.shared.store().claim(key, &self.shared.holder)?;
+        Ok(match claim {
+            Claim::Acquired(token) => Ok(Some(token)),
+            Claim::Done => {
+                tracing::debug!(path = %shown(&self.ready.path), "Evaluated by another daemon meanwhile");
+                match self.snapshot.watch(&self.ready.watch) {
+                    Some(watch) => match self.shared.store().processed(&key_hash(key)) {
+                        Ok(Some(seen)) => Err(self.seen_before(watch, &seen)),
+                        _ => Err(Outcome::Seen),
+                    },
+                    None => Err(Outcome::Gone),
+                }
+            }
+            Claim::HeldBy { owner, until_ms } => {
+                let left = until_ms.saturating_sub(crate::history::unix_ms()).max(0) as u64;
+                tracing::debug!(path = %shown(&self.ready.path), %owner, "Another daemon is evaluating it");
+                Err(Outcome::Deferred(
+                    Duration::from_millis(left).clamp(DEFER_LEAST, DEFER_MOST),
+                ))
+            }
+        })
     }
 
     /// Reads and assesses the package, then publishes it (reports, then its record and alerts
@@ -153,6 +231,7 @@ impl Job<'_> {
         pipeline: &mut Pipeline<'_>,
         watch: &WatchFolder,
         hash: &str,
+        claim: Option<&ClaimToken>,
     ) -> Result<Read, PipelineError> {
         let path = &self.ready.path;
         let started = Instant::now();
@@ -187,6 +266,7 @@ impl Job<'_> {
                     .to_lowercase();
                 let order = self.shared.keyed_lock(&family);
                 let _in_order = lock(&order);
+                let _family_turn = self.family_turn(&family)?;
                 let package = Arc::new(package);
                 // The lineage is read with the database locked; evaluation runs without it.
                 let mut lineage =
@@ -198,19 +278,52 @@ impl Job<'_> {
                     Ok(assessed) => assessed?,
                     Err(panic) => crashed(path, "evaluating", &panic, &policy_set),
                 };
-                self.publish(pipeline, assessed, watch, hash, started)
+                self.publish(pipeline, assessed, (watch, hash, claim), started)
             }
             Ok(Err(error)) => {
                 let input = Input::read(path.clone(), Err(error));
                 let assessed = pipeline.assess(input, &mut ResolvedLineage::default())?;
-                self.publish(pipeline, assessed, watch, hash, started)
+                self.publish(pipeline, assessed, (watch, hash, claim), started)
             }
             Err(panic) => {
                 let assessed = crashed(path, "reading", &panic, &policy_set);
-                self.publish(pipeline, assessed, watch, hash, started)
+                self.publish(pipeline, assessed, (watch, hash, claim), started)
             }
         };
-        published.map(|finished| Read::Evaluated(Box::new(finished)))
+        published.map(|finished| match finished {
+            Some(finished) => Read::Evaluated(Box::new(finished)),
+            None => Read::TakenOver,
+        })
+    }
+
+    /// Waits for the family's turn across daemons (none needed on a file of one's own): a
+    /// release sees the releases of its family recorded before it, whichever daemon recorded
+    /// them. The turn ends when the returned guard drops.
+    fn family_turn(&self, family: &str) -> Result<Option<FamilyTurn<'_>>, PipelineError> {
+        if !self.shared.claims_work {
+            return Ok(None);
+        }
+        let key = ClaimKey::family(family);
+        let waited = Instant::now();
+        loop {
+            let claim = self.shared.store().claim(&key, &self.shared.holder)?;
+            match claim {
+                Claim::Acquired(token) => {
+                    return Ok(Some(FamilyTurn {
+                        shared: self.shared,
+                        token,
+                    }))
+                }
+                Claim::Done | Claim::HeldBy { .. }
+                    if waited.elapsed() < self.shared.holder.lease =>
+                {
+                    std::thread::sleep(FAMILY_POLL);
+                }
+                // A turn never ends only when its holder died; its lease ends first, so this
+                // is a holder that renews it: go on rather than wait forever.
+                Claim::Done | Claim::HeldBy { .. } => return Ok(None),
+            }
+        }
     }
 
     /// Writes the reports, then records the package, its release and its alerts at once.
@@ -218,10 +331,9 @@ impl Job<'_> {
         &self,
         pipeline: &Pipeline<'_>,
         mut assessed: Assessed,
-        watch: &WatchFolder,
-        hash: &str,
+        (watch, hash, claim): (&WatchFolder, &str, Option<&ClaimToken>),
         started: Instant,
-    ) -> Result<Finished, PipelineError> {
+    ) -> Result<Option<Finished>, PipelineError> {
         // Even an unreadable file is named by its bytes in its report.
         assessed
             .assessment
@@ -232,23 +344,33 @@ impl Job<'_> {
             reports_dir: &self.shared.reports_dir,
             config: &self.snapshot.config,
         };
-        let published = publish_package(&outputs, &pipeline.rules(), &assessed, hash, &watch.name)?;
+        let Some(published) = publish_package(
+            &outputs,
+            &pipeline.rules(),
+            &assessed,
+            (hash, &watch.name),
+            claim,
+        )?
+        else {
+            return Ok(None);
+        };
         let assessment = &assessed.assessment;
         let seconds = started.elapsed().as_secs_f64();
         self.shared
             .metrics
             .processed(assessment.verdict.as_str(), &assessment.findings, seconds);
         tracing::info!(path = %shown(&self.ready.path), solution = %visible(assessment.unique_name.as_deref().unwrap_or("-")), version = %visible(assessment.version.as_deref().unwrap_or("-")), verdict = %assessment.verdict, seconds, report = %published.reports[0], "Package evaluated");
-        Ok(Finished {
+        Ok(Some(Finished {
             verdict: assessment.verdict,
             accepted: assessment.accepted,
             entry: RecentPackage {
                 summary: assessment.summary(),
                 watch: watch.name.clone(),
+                daemon: Some(self.shared.holder.owner.clone()),
                 reports: published.reports,
                 moved_to: None,
             },
-        })
+        }))
     }
 
     /// Applies the folder's disposition; returns where the package went.
@@ -272,6 +394,24 @@ impl Job<'_> {
                 tracing::error!(path = %shown(path), dest = %dest.display(), %error, "Cannot move package");
                 None
             }
+        }
+    }
+}
+
+/// How often a release waits for its family's turn held by another daemon.
+const FAMILY_POLL: Duration = Duration::from_millis(20);
+
+/// A solution family's turn, given up when dropped.
+struct FamilyTurn<'a> {
+    shared: &'a Shared,
+    token: ClaimToken,
+}
+
+impl Drop for FamilyTurn<'_> {
+    fn drop(&mut self) {
+        if let Err(error) = self.shared.store().release_claim(&self.token) {
+            // Its lease ends by itself; the next release of the family waits until then.
+            tracing::warn!(%error, "Cannot give up a solution family's turn");
         }
     }
 }

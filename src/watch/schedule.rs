@@ -16,6 +16,7 @@ use super::snapshot::Snapshot;
 use crate::audit::{audit, AuditOptions, AuditStores, BaselineOptions};
 use crate::config::AuditConfig;
 use crate::diagnostic::now_rfc3339;
+use crate::history::{Claim, ClaimKey, ClaimToken};
 use crate::pipeline::{publish_audit, Outputs, PipelineError};
 
 fn next_after(audit: &AuditConfig, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
@@ -81,6 +82,34 @@ pub fn run_audit(
     ))
 }
 
+/// Takes the run of audit `name` at schedule tick `tick` when daemons share the history: one
+/// of them runs it. `None` when another daemon has it; `Some(None)` when nothing needs
+/// claiming (a daemon on its own file).
+fn take_tick(shared: &Shared, name: &str, tick: &str) -> Option<Option<ClaimToken>> {
+    if !shared.claims_work {
+        return Some(None);
+    }
+    let claimed = shared
+        .store()
+        .claim(&ClaimKey::audit(name, tick), &shared.holder);
+    let why = match claimed {
+        Ok(Claim::Acquired(token)) => return Some(Some(token)),
+        Ok(Claim::Done) => "already run by another daemon".to_owned(),
+        Ok(Claim::HeldBy { owner, .. }) => format!("run by daemon {owner}"),
+        Err(error) => {
+            tracing::error!(audit = %name, %error, "Cannot claim the scheduled audit's run; skipped");
+            format!("skipped: {error}")
+        }
+    };
+    tracing::info!(audit = %name, tick, "Scheduled audit {why}");
+    let mut board = shared.status();
+    if let Some(entry) = board.audits.iter_mut().find(|a| a.name == name) {
+        entry.last_run = Some(now_rfc3339());
+        entry.last_result = Some(why);
+    }
+    None
+}
+
 /// Fires every configured audit on its schedule until `stop` turns true.
 pub async fn run(
     shared: Arc<Shared>,
@@ -103,14 +132,23 @@ pub async fn run(
             if *due > now || running.get(&config.name).is_some_and(|r| !r.is_finished()) {
                 continue;
             }
+            let tick = due.to_rfc3339();
             *due = next_after(config, now).unwrap_or(DateTime::<Utc>::MAX_UTC);
             let (shared, snapshot, config) =
                 (Arc::clone(&shared), Arc::clone(&snapshot), config.clone());
             running.insert(
                 config.name.clone(),
                 tokio::task::spawn_blocking(move || {
+                    let Some(turn) = take_tick(&shared, &config.name, &tick) else {
+                        return;
+                    };
                     tracing::info!(audit = %config.name, "Scheduled audit started");
                     let result = run_audit(&shared, &snapshot, &config);
+                    if let Some(token) = turn {
+                        if let Err(error) = shared.store().finish_claim(&token) {
+                            tracing::warn!(audit = %config.name, %error, "Cannot mark the audit's run done");
+                        }
+                    }
                     let line = match &result {
                         Ok(line) => {
                             tracing::info!(audit = %config.name, result = %line, "Scheduled audit done");

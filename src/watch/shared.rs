@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::metrics::Metrics;
 use crate::assessment::AssessmentSummary;
-use crate::history::{HistoryStore, SinkCounts};
+use crate::history::{DaemonBeat, HistoryStore, Holder, SinkCounts};
 
 /// How many recent packages `/status` lists.
 const RECENT: usize = 50;
@@ -21,6 +21,8 @@ pub struct RecentPackage {
     #[serde(flatten)]
     pub summary: AssessmentSummary,
     pub watch: String,
+    /// The daemon that evaluated it (`None` in rows from before it was recorded).
+    pub daemon: Option<String>,
     pub reports: Vec<String>,
     pub moved_to: Option<String>,
 }
@@ -34,6 +36,7 @@ pub fn recent_from(store: &HistoryStore) -> VecDeque<RecentPackage> {
             .map(|p| RecentPackage {
                 summary: p.summary,
                 watch: p.watch.unwrap_or_default(),
+                daemon: p.daemon,
                 reports: p.reports,
                 moved_to: None,
             })
@@ -85,20 +88,33 @@ pub struct StatusBoard {
     pub audits: Vec<AuditStatus>,
     /// Alert outbox per sink: pending, delivered, dead, last error.
     pub alerts: Vec<SinkCounts>,
+    /// This daemon's name among those sharing the history.
+    pub name: String,
+    /// The daemons sharing the history whose heartbeat is recent, this one included.
+    pub daemons: Vec<DaemonBeat>,
+    /// The latest packages, evaluated by any daemon on the history, newest first.
     pub recent: VecDeque<RecentPackage>,
 }
 
 pub struct Shared {
     store: Mutex<HistoryStore>,
+    /// This daemon as it holds leases on shared work (its name and lease length).
+    pub holder: Holder,
+    /// Whether other daemons share the store, so work is claimed before it is done.
+    pub claims_work: bool,
     pub metrics: Metrics,
     status: Mutex<StatusBoard>,
     keyed_locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// Alerts delivered whose delivery is not recorded yet (the database went away).
+    pub unrecorded: crate::alert::Unrecorded,
     /// Wakes the alert deliverer when the outbox has new entries.
     pub outbox_wake: tokio::sync::Notify,
     pub reports_dir: PathBuf,
     /// Why writing reports or the database fails right now (`None` while writes succeed):
     /// `/healthz` answers 503 with it.
     failing: Mutex<Option<String>>,
+    /// Why the history database is out of reach, while it is (processing pauses).
+    store_down: Mutex<Option<String>>,
     /// The bearer token `/status` and `/metrics` require, if one is configured.
     status_token: Option<crate::config::Secret>,
     /// `POST /reload` asked for a reload (the daemon takes it at its next turn).
@@ -112,15 +128,24 @@ pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    pub fn new(store: HistoryStore, reports_dir: PathBuf, board: StatusBoard) -> Self {
+    pub fn new(
+        store: HistoryStore,
+        holder: Holder,
+        reports_dir: PathBuf,
+        board: StatusBoard,
+    ) -> Self {
         Self {
+            claims_work: store.is_shared(),
+            holder,
             store: Mutex::new(store),
             metrics: Metrics::new(),
             status: Mutex::new(board),
             keyed_locks: Mutex::new(HashMap::new()),
+            unrecorded: crate::alert::Unrecorded::default(),
             outbox_wake: tokio::sync::Notify::new(),
             reports_dir,
             failing: Mutex::new(None),
+            store_down: Mutex::new(None),
             status_token: None,
             reload_requested: std::sync::atomic::AtomicBool::new(false),
         }
@@ -156,9 +181,17 @@ impl Shared {
         *lock(&self.failing) = why;
     }
 
-    /// Why writes fail now, if they do.
+    /// Records that the history database is out of reach (`Some(why)`) or answers again.
+    pub fn set_store_down(&self, why: Option<String>) {
+        *lock(&self.store_down) = why;
+    }
+
+    /// Why the daemon cannot work now, if it cannot: the history database out of reach, or
+    /// writes failing.
     pub fn failing(&self) -> Option<String> {
-        lock(&self.failing).clone()
+        lock(&self.store_down)
+            .clone()
+            .or_else(|| lock(&self.failing).clone())
     }
 
     pub fn store(&self) -> MutexGuard<'_, HistoryStore> {

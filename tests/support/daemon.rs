@@ -57,10 +57,16 @@ impl Root {
 
     /// Starts `solguard watch` on this root and waits until it watches its folders.
     pub fn start(&self) -> Daemon {
+        self.start_with(&self.config())
+    }
+
+    /// Starts `solguard watch` with another config of this root (several daemons on one
+    /// root's folders).
+    pub fn start_with(&self, config: &Path) -> Daemon {
         let log = self.path(&format!("daemon-{}.log", unique()));
         let child = Command::new(env!("CARGO_BIN_EXE_solguard"))
             .args(["watch", "--config"])
-            .arg(self.config())
+            .arg(config)
             .current_dir(self.dir.path())
             .env("SOLGUARD_LOG", "info")
             .envs(self.env.iter().map(|(k, v)| (k, v)))

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test crate uses a different part of the support code
 
 pub mod daemon;
+pub mod pg;
 pub mod receivers;
 pub mod releases;
 

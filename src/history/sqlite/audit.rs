@@ -7,9 +7,10 @@ use std::collections::HashSet;
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{HistoryError, HistoryStore};
+use super::SqliteStore;
+use crate::history::HistoryError;
 
-impl HistoryStore {
+impl SqliteStore {
     /// The content hash recorded for `path` when it had this size and modification time.
     pub fn cached_hash(
         &self,

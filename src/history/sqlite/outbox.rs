@@ -5,39 +5,10 @@
 
 use rusqlite::{params, Connection};
 
-use super::{HistoryError, HistoryStore};
+use super::SqliteStore;
+use crate::history::{unix_ms, HistoryError, Holder, OutboxEntry, SinkCounts};
 
-/// An alert waiting in the outbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutboxEntry {
-    pub id: i64,
-    pub sink: String,
-    pub idempotency_key: String,
-    /// The alert as JSON.
-    pub payload: String,
-    pub attempts: i64,
-    /// Unix milliseconds when it was queued.
-    pub created_ms: i64,
-}
-
-/// Outbox totals of one sink.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct SinkCounts {
-    pub sink: String,
-    pub pending: i64,
-    pub delivered: i64,
-    pub dead: i64,
-    pub last_error: Option<String>,
-}
-
-/// Unix time in milliseconds.
-pub fn unix_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-impl HistoryStore {
+impl SqliteStore {
     /// Queues `(sink, key, payload)` alerts on `conn` (a transaction of the caller); an alert
     /// whose key its sink already has is ignored.
     pub(super) fn queue_alerts(
@@ -72,36 +43,50 @@ impl HistoryStore {
         tx.commit().map_err(|e| self.sqlite(e))
     }
 
-    /// Alerts of `sink` neither delivered nor dead whose next attempt is due at `now_ms`,
-    /// oldest first.
     pub fn due_alerts(
         &self,
         sink: &str,
         now_ms: i64,
         limit: usize,
+        holder: &Holder,
     ) -> Result<Vec<OutboxEntry>, HistoryError> {
         let mut statement = self
             .conn
             .prepare(
-                "SELECT id, sink, idempotency_key, payload, attempts, created_ms FROM outbox
-                 WHERE sink = ?1 AND delivered_at IS NULL AND dead_at IS NULL AND next_attempt_ms <= ?2
-                 ORDER BY id LIMIT ?3",
+                "UPDATE outbox SET lease_owner = ?4, lease_until_ms = ?5
+                 WHERE id IN (SELECT id FROM outbox
+                     WHERE sink = ?1 AND delivered_at IS NULL AND dead_at IS NULL AND next_attempt_ms <= ?2
+                       AND (lease_owner IS NULL OR lease_owner = ?4 OR lease_until_ms < ?2)
+                     ORDER BY id LIMIT ?3)
+                 RETURNING id, sink, idempotency_key, payload, attempts, created_ms",
             )
             .map_err(|e| self.sqlite(e))?;
         let rows = statement
-            .query_map(params![sink, now_ms, limit as i64], |row| {
-                Ok(OutboxEntry {
-                    id: row.get(0)?,
-                    sink: row.get(1)?,
-                    idempotency_key: row.get(2)?,
-                    payload: row.get(3)?,
-                    attempts: row.get(4)?,
-                    created_ms: row.get(5)?,
-                })
-            })
+            .query_map(
+                params![
+                    sink,
+                    now_ms,
+                    limit as i64,
+                    holder.owner,
+                    holder.until(now_ms)
+                ],
+                |row| {
+                    Ok(OutboxEntry {
+                        id: row.get(0)?,
+                        sink: row.get(1)?,
+                        idempotency_key: row.get(2)?,
+                        payload: row.get(3)?,
+                        attempts: row.get(4)?,
+                        created_ms: row.get(5)?,
+                    })
+                },
+            )
             .map_err(|e| self.sqlite(e))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.sqlite(e))
+        let mut due = rows
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.sqlite(e))?;
+        due.sort_by_key(|e| e.id);
+        Ok(due)
     }
 
     /// Runs `update` for each id in one transaction.
@@ -124,7 +109,7 @@ impl HistoryStore {
     pub fn mark_delivered(&self, ids: &[i64], when: &str) -> Result<(), HistoryError> {
         self.update_each(ids, |tx, id| {
             tx.execute(
-                "UPDATE outbox SET delivered_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+                "UPDATE outbox SET delivered_at = ?2, attempts = attempts + 1, last_error = NULL, lease_owner = NULL WHERE id = ?1",
                 params![id, when],
             )
         })
@@ -139,7 +124,7 @@ impl HistoryStore {
     ) -> Result<(), HistoryError> {
         self.update_each(ids, |tx, id| {
             tx.execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_ms = ?3 WHERE id = ?1",
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_ms = ?3, lease_owner = NULL WHERE id = ?1",
                 params![id, error, next_attempt_ms],
             )
         })
@@ -149,7 +134,7 @@ impl HistoryStore {
     pub fn mark_dead(&self, ids: &[i64], when: &str) -> Result<(), HistoryError> {
         self.update_each(ids, |tx, id| {
             tx.execute(
-                "UPDATE outbox SET dead_at = ?2 WHERE id = ?1",
+                "UPDATE outbox SET dead_at = ?2, lease_owner = NULL WHERE id = ?1",
                 params![id, when],
             )
         })

@@ -207,3 +207,111 @@ fn a_server_out_of_reach_is_a_clear_error() {
         stderr(&bad)
     );
 }
+
+/// A test certificate authority and a server certificate it signed for 127.0.0.1, made with
+/// the `openssl` tool in `dir`; the server options that use them.
+fn certificates(dir: &std::path::Path) -> String {
+    let openssl = |args: &[&str]| {
+        let output = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("run openssl (Debian's openssl package)");
+        assert!(
+            output.status.success(),
+            "openssl {args:?}: {}",
+            stderr(&output)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=solguard test CA",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("extensions");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        dir.join("server.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .expect("key mode");
+    format!(
+        "-c ssl=on -c ssl_cert_file={0}/server.pem -c ssl_key_file={0}/server.key",
+        dir.display()
+    )
+}
+
+#[test]
+fn sslmode_require_connects_with_tls_and_verifies_the_server() {
+    let server = support::pg::Postgres::start_tls_only(certificates);
+    let ca = server.root_path().join("ca.pem");
+    let ca = ca.to_str().expect("utf-8");
+    let base = server.url("postgres");
+    let releases = Releases::new();
+    let path = releases.add(&manifest("Core", "1.0.0.0", true), &[]);
+    let check = |url: &str, env: &[(&str, &str)]| {
+        solguard(&["check", "--history", url, "--format", "json", &path], env)
+    };
+
+    let secured = check(&format!("{base}?sslmode=require"), &[("PGSSLROOTCERT", ca)]);
+    assert_eq!(secured.status.code(), Some(0), "{}", stderr(&secured));
+    // The server takes no plain connection: the one above was TLS.
+    let plain = check(&format!("{base}?sslmode=disable"), &[]);
+    assert_eq!(plain.status.code(), Some(2));
+    assert!(
+        stderr(&plain).contains("no encryption"),
+        "{}",
+        stderr(&plain)
+    );
+    // A certificate no trusted authority signed is refused, never accepted silently.
+    let unverified = check(&format!("{base}?sslmode=require"), &[]);
+    assert_eq!(unverified.status.code(), Some(2));
+    assert!(
+        stderr(&unverified).to_lowercase().contains("certificate"),
+        "{}",
+        stderr(&unverified)
+    );
+}

@@ -170,6 +170,14 @@ fn three_daemons_share_a_burst_and_survive_one_killed() {
     let mut daemons: Vec<Daemon> = configs.iter().map(|(c, _)| root.start_with(c)).collect();
     let count = 300;
     drop_burst(&root, "Fleet", count);
+    // The same bytes under a second name: evaluated once, whichever daemon sees which name.
+    for index in (0..count).step_by(30) {
+        std::fs::copy(
+            root.path(&format!("drop/Fleet{index:03}.zip")),
+            root.path(&format!("drop/Copy of Fleet{index:03}.zip")),
+        )
+        .expect("copy");
+    }
 
     // Kill daemon 2 once the burst is under way, while it holds claims.
     assert!(
@@ -258,6 +266,25 @@ fn three_daemons_share_a_burst_and_survive_one_killed() {
             && status["name"] == "daemon-1"
             && by.len() >= 2
     });
+    // So does its dashboard: the daemons, and which one evaluated each recent package.
+    let (code, page) = http_get(configs[2].1, "/").expect("dashboard");
+    assert_eq!(code, 200);
+    let page = scraper::Html::parse_document(&page);
+    let cells = |selector: &str| -> Vec<String> {
+        let selector = scraper::Selector::parse(selector).expect("selector");
+        page.select(&selector)
+            .map(|c| c.text().collect::<String>())
+            .collect()
+    };
+    let headings = cells("h2");
+    assert!(headings.iter().any(|h| h == "Daemons"), "{headings:?}");
+    let names = cells("td");
+    assert!(
+        names.iter().any(|c| c == "daemon-3 (this page)"),
+        "{names:?}"
+    );
+    assert!(names.iter().any(|c| c == "daemon-1"));
+    assert!(cells("table.recent th").iter().any(|h| h == "Daemon"));
     for daemon in [daemons.remove(2), daemons.remove(0)] {
         stops_cleanly(daemon);
     }
@@ -330,4 +357,65 @@ fn postgres_down_for_20_s_pauses_and_loses_or_doubles_nothing() {
     for daemon in daemons {
         stops_cleanly(daemon);
     }
+}
+
+#[test]
+fn a_scheduled_audit_runs_once_per_tick_across_daemons() {
+    let postgres = support::pg::shared_server();
+    let url = postgres.create_database();
+    let receiver = HttpReceiver::start(&[]);
+    let (root, configs) = fleet(&url, &receiver.url("/hook"), 2);
+    for (config, _) in &configs {
+        let mut text = std::fs::read_to_string(config).expect("config");
+        text.push_str(
+            "\n[[audit]]\nname = \"releases\"\nfolders = [\"releases\"]\nschedule = \"*/2 * * * * *\"\n",
+        );
+        std::fs::write(config, text).expect("config");
+    }
+    std::fs::create_dir_all(root.path("releases")).expect("releases/");
+    ZipBuilder::with_manifest(&Manifest {
+        unique_name: Some("Audited".into()),
+        ..Manifest::default()
+    })
+    .without("[Content_Types].xml")
+    .write(&root.path("releases"), "Audited_1_0_0_0.zip");
+    let daemons: Vec<Daemon> = configs.iter().map(|(c, _)| root.start_with(c)).collect();
+    let ticks = || {
+        number(
+            &url,
+            "SELECT COUNT(*) FROM leases WHERE key = 'audit:releases' AND done",
+        )
+    };
+    daemons[0].wait_for(30, || ticks() >= 4);
+    for daemon in daemons {
+        stops_cleanly(daemon);
+    }
+    let logs: String = std::fs::read_dir(root.path(""))
+        .expect("root")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("daemon-"))
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    let runs = logs.matches("Scheduled audit done").count() as i64;
+    let started = number(
+        &url,
+        "SELECT COUNT(*) FROM leases WHERE key = 'audit:releases'",
+    );
+    assert_eq!(runs, ticks(), "each tick run once, by one daemon:\n{logs}");
+    assert!(
+        started - ticks() <= 2,
+        "at most the ticks in progress at the stop are not done"
+    );
+    assert!(
+        logs.contains("Scheduled audit run by daemon")
+            || logs.contains("already run by another daemon"),
+        "the other daemon saw the tick taken:\n{logs}"
+    );
+    // One alert for the audit's finding, not one per daemon or per tick.
+    let audit_alerts = number(
+        &url,
+        "SELECT COUNT(*) FROM outbox WHERE sink = 'hook' AND payload LIKE '%audit:releases%'",
+    );
+    assert_eq!(audit_alerts, 1);
 }

@@ -157,6 +157,7 @@ fn record_one(
             package: Some(&package),
             alerts: &alerts,
             claim,
+            daemon: claim.map(|c| c.owner.as_str()),
         })
         .expect("record")
 }

@@ -95,6 +95,8 @@ pub struct ProcessedRecord<'a> {
     pub alerts: &'a [(String, String, String)],
     /// The claim this evaluation ran under; `None` for a single process that claims nothing.
     pub claim: Option<&'a ClaimToken>,
+    /// The daemon that evaluated it.
+    pub daemon: Option<&'a str>,
 }
 
 enum Backend {

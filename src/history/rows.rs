@@ -229,7 +229,7 @@ impl ProcessedRow {
             previous_version: assessment.previous_version.clone(),
             managed: assessment.managed.map(|m| m.as_str().to_owned()),
             watch: Some(record.watch.to_owned()),
-            daemon: record.claim.map(|c| c.owner.clone()),
+            daemon: record.daemon.map(str::to_owned),
         })
     }
 

@@ -110,6 +110,8 @@ pub struct Outputs<'a> {
     pub store: &'a Mutex<HistoryStore>,
     pub reports_dir: &'a Path,
     pub config: &'a Config,
+    /// The daemon publishing, as its records name it.
+    pub daemon: Option<&'a str>,
 }
 
 /// Publishes one package the daemon assessed (bytes `hash`, found by watch folder `source`,
@@ -159,6 +161,7 @@ pub fn publish_package(
         package: assessed.package.as_deref(),
         alerts: &rows,
         claim,
+        daemon: outputs.daemon,
     })?;
     Ok(committed.then_some(Published {
         reports,

@@ -47,6 +47,10 @@ pub struct Dashboard {
     pub timelines: Vec<(String, Vec<AssessmentSummary>)>,
     pub audits: Vec<AuditLine>,
     pub outbox: Vec<OutboxLine>,
+    /// The daemon serving the page, and the daemons alive on its history (empty for a daemon
+    /// on a file of its own before its first heartbeat).
+    pub daemon: String,
+    pub daemons: Vec<crate::history::DaemonBeat>,
     /// Prefix of report links: `/reports/` when served, empty in the reports folder itself.
     pub report_prefix: String,
     /// Served live: the page refreshes its data every few seconds.
@@ -141,10 +145,19 @@ fn time_cell(now: OffsetDateTime, at: OffsetDateTime) -> Markup {
     html! { time datetime=(crate::history::rfc3339(at)) title=(to_second(at)) { (ago(now, at)) } }
 }
 
+fn heartbeat_cell(now: OffsetDateTime, unix_ms: i64) -> Markup {
+    let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    time_cell(now, at)
+}
+
 fn recent_table(dashboard: &Dashboard) -> Markup {
+    // A fleet's page says which daemon evaluated each package.
+    let by_daemon =
+        dashboard.recent.iter().any(|e| e.daemon.is_some()) && dashboard.daemons.len() > 1;
     html! {
         table.recent {
-            thead { tr { th { "Checked" } th { "Verdict" } th { "Solution" } th { "Version" } th.wide { "Previous" } th.wide { "Folder" } th { "Reports" } } }
+            thead { tr { th { "Checked" } th { "Verdict" } th { "Solution" } th { "Version" } th.wide { "Previous" } th.wide { "Folder" } @if by_daemon { th.wide { "Daemon" } } th { "Reports" } } }
             tbody {
                 @for entry in &dashboard.recent {
                     @let summary = &entry.summary;
@@ -155,6 +168,7 @@ fn recent_table(dashboard: &Dashboard) -> Markup {
                         td { (summary.version.clone().unwrap_or_default()) }
                         td.wide { (summary.previous_version.clone().unwrap_or_default()) }
                         td.wide { (entry.folder.clone().unwrap_or_else(|| folder_of(&summary.path))) }
+                        @if by_daemon { td.wide { (entry.daemon.clone().unwrap_or_default()) } }
                         td {
                             @for report in &entry.reports {
                                 a href=(format!("{}{}", dashboard.report_prefix, report)) {
@@ -205,6 +219,25 @@ fn operations(dashboard: &Dashboard) -> Markup {
                 tbody {
                     @for line in &dashboard.outbox {
                         tr { td { (line.sink) } td { (line.pending) } td class=[(line.dead > 0).then_some("error")] { (line.dead) } }
+                    }
+                }
+            }
+        }
+        @if dashboard.daemons.len() > 1 {
+            h2 { "Daemons" }
+            table {
+                thead { tr { th { "Daemon" } th { "Host" } th { "Version" } th { "Policy set" } th { "Last heartbeat" } } }
+                tbody {
+                    @for daemon in &dashboard.daemons {
+                        tr {
+                            td { (daemon.name) @if daemon.name == dashboard.daemon { " (this page)" } }
+                            td { (daemon.host) }
+                            td { (daemon.version) }
+                            td class=[(daemon.policy_set != dashboard.policy_set).then_some("error")] {
+                                code { (daemon.policy_set.get(..16).unwrap_or(&daemon.policy_set)) }
+                            }
+                            td { (heartbeat_cell(dashboard.generated_at, daemon.last_seen_ms)) }
+                        }
                     }
                 }
             }

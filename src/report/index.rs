@@ -20,6 +20,9 @@ pub struct IndexEntry {
     /// The watch folder it came from, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub folder: Option<String>,
+    /// The daemon that evaluated it, when daemons share the history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daemon: Option<String>,
 }
 
 /// Writes `index.html` (the dashboard as a static snapshot, links relative) then

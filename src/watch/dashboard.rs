@@ -21,6 +21,7 @@ pub fn recent_entries(shared: &Shared) -> Result<Vec<IndexEntry>, HistoryError> 
         .into_iter()
         .map(|p| IndexEntry {
             folder: p.watch,
+            daemon: p.daemon,
             summary: p.summary,
             reports: p
                 .reports
@@ -88,6 +89,8 @@ pub fn dashboard(
     let timelines = timelines(shared, &recent)?;
     let board = shared.status().clone();
     Ok(Dashboard {
+        daemon: board.name.clone(),
+        daemons: board.daemons.clone(),
         generated_at: now,
         version: board.version.clone(),
         policy_set: board.policy_set.clone(),

@@ -343,6 +343,7 @@ impl Job<'_> {
             store: self.shared.store_mutex(),
             reports_dir: &self.shared.reports_dir,
             config: &self.snapshot.config,
+            daemon: Some(&self.shared.holder.owner),
         };
         let Some(published) = publish_package(
             &outputs,

@@ -66,6 +66,7 @@ pub fn run_audit(
         store: shared.store_mutex(),
         reports_dir: &shared.reports_dir,
         config: &snapshot.config,
+        daemon: Some(&shared.holder.owner),
     };
     let published = publish_audit(&outputs, &report, &config.name, &sinks)?;
     shared.outbox_wake.notify_one();

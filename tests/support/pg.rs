@@ -18,6 +18,8 @@ pub struct Postgres {
     pub port: u16,
     /// The account the server runs as (`None`: the current user).
     run_as: Option<String>,
+    /// More `-c name=value` server options.
+    options: String,
 }
 
 /// The folder with `initdb`, `pg_ctl` and `postgres`: Debian's newest version, else `PATH`.
@@ -59,6 +61,21 @@ fn bin_dir() -> PathBuf {
     }
 }
 
+/// Gives everything under `dir` to the server's account (files a test wrote as root).
+fn chown_tree(dir: &Path, uid: u32, gid: u32) {
+    let _ = std::os::unix::fs::chown(dir, Some(uid), Some(gid));
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                chown_tree(&path, uid, gid);
+            } else {
+                let _ = std::os::unix::fs::chown(&path, Some(uid), Some(gid));
+            }
+        }
+    }
+}
+
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
@@ -92,6 +109,36 @@ fn uid_of(user: &str) -> (u32, u32) {
 impl Postgres {
     /// Initialises and starts a new server; panics with the server's log when it cannot.
     pub fn start() -> Self {
+        Self::start_with(|_| String::new())
+    }
+
+    /// A server that takes only TLS connections, with the certificate and key `files` writes
+    /// into the folder it is given (returning their `-c` options).
+    pub fn start_tls_only(files: impl FnOnce(&Path) -> String) -> Self {
+        Self::start_with(|root| {
+            let options = files(root);
+            // Every TCP connection must use TLS: a plain one finds no pg_hba.conf entry.
+            let hba = root.join("data/pg_hba.conf");
+            let text = std::fs::read_to_string(&hba).expect("pg_hba.conf");
+            let text = text
+                .lines()
+                .map(|l| {
+                    if l.starts_with("host ") {
+                        l.replacen("host ", "hostssl ", 1)
+                    } else {
+                        l.to_owned()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            std::fs::write(&hba, text).expect("write pg_hba.conf");
+            options
+        })
+    }
+
+    /// A new server; `prepare` runs after initdb (with the server's folder) and returns more
+    /// server options.
+    fn start_with(prepare: impl FnOnce(&Path) -> String) -> Self {
         let bin = bin_dir();
         let root = tempfile::Builder::new()
             .prefix("solguard-pg-")
@@ -108,11 +155,12 @@ impl Postgres {
             let (uid, gid) = uid_of(user);
             std::os::unix::fs::chown(&password_file, Some(uid), Some(gid)).expect("chown");
         }
-        let server = Self {
+        let mut server = Self {
             root,
             bin,
             port: free_port(),
             run_as,
+            options: String::new(),
         };
         let data = server.data_dir();
         server.run_checked(
@@ -131,8 +179,18 @@ impl Postgres {
                 "--no-instructions",
             ],
         );
+        server.options = prepare(server.root.path());
+        if let Some(user) = &server.run_as {
+            let (uid, gid) = uid_of(user);
+            chown_tree(server.root.path(), uid, gid);
+        }
         server.start_again();
         server
+    }
+
+    /// The server's own folder (its data, log and any files a test put there).
+    pub fn root_path(&self) -> &Path {
+        self.root.path()
     }
 
     fn data_dir(&self) -> PathBuf {
@@ -182,9 +240,10 @@ impl Postgres {
     /// Starts the (stopped) server again on its port.
     pub fn start_again(&self) {
         let options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c max_connections=60 -c fsync=off",
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c max_connections=60 -c fsync=off {}",
             self.port,
-            self.root.path().display()
+            self.root.path().display(),
+            self.options
         );
         self.run_checked(
             "pg_ctl",

@@ -240,6 +240,16 @@ pub async fn run(options: WatchOptions) -> Result<RunSummary, WatchError> {
             tracing::warn!(%address, "The status server listens beyond this machine without a token: anyone who reaches it reads /status and /metrics; set [daemon] status_token");
         }
     }
+    // A server answers several connections at once: one per worker (the first is open).
+    let more = if store.is_shared() {
+        tokio::task::block_in_place(|| {
+            (1..config.daemon.worker_count())
+                .map(|_| HistoryStore::open(&config.daemon.history))
+                .collect::<Result<Vec<_>, _>>()
+        })?
+    } else {
+        Vec::new()
+    };
     let shared = Arc::new(
         Shared::new(
             store,
@@ -247,6 +257,7 @@ pub async fn run(options: WatchOptions) -> Result<RunSummary, WatchError> {
             config.daemon.reports_dir.clone(),
             board,
         )
+        .with_connections(more)
         .with_status_token(config.daemon.status_token.clone()),
     );
     shared

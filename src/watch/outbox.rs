@@ -73,6 +73,8 @@ pub async fn run(
 ) {
     let mut running: HashMap<String, JoinHandle<()>> = HashMap::new();
     let mut last_digest: HashMap<String, Instant> = HashMap::new();
+    // Totals are read at most once per tick: a burst wakes this loop per package.
+    let mut counts_read: Option<Instant> = None;
     loop {
         let stopping = *stop.borrow();
         let snapshot = Arc::clone(&snapshots.borrow());
@@ -97,11 +99,14 @@ pub async fn run(
                 tokio::task::spawn_blocking(move || round(&shared, &sink, digest_due)),
             );
         }
-        let counts_shared = Arc::clone(&shared);
-        joined(
-            "alert counts",
-            tokio::task::spawn_blocking(move || publish_counts(&counts_shared)).await,
-        );
+        if counts_read.is_none_or(|at| at.elapsed() >= TICK) {
+            counts_read = Some(Instant::now());
+            let counts_shared = Arc::clone(&shared);
+            joined(
+                "alert counts",
+                tokio::task::spawn_blocking(move || publish_counts(&counts_shared)).await,
+            );
+        }
         if stopping {
             let all = futures_join(running.into_values().collect());
             if tokio::time::timeout(FINAL_ROUND, all).await.is_err() {

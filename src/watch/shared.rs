@@ -97,7 +97,9 @@ pub struct StatusBoard {
 }
 
 pub struct Shared {
-    store: Mutex<HistoryStore>,
+    /// Connections to the history database: one for a file (SQLite has one writer anyway),
+    /// one per worker for a server, so workers do not wait on each other's round trips.
+    stores: Vec<Mutex<HistoryStore>>,
     /// This daemon as it holds leases on shared work (its name and lease length).
     pub holder: Holder,
     /// Whether other daemons share the store, so work is claimed before it is done.
@@ -137,7 +139,7 @@ impl Shared {
         Self {
             claims_work: store.is_shared(),
             holder,
-            store: Mutex::new(store),
+            stores: vec![Mutex::new(store)],
             metrics: Metrics::new(),
             status: Mutex::new(board),
             keyed_locks: Mutex::new(HashMap::new()),
@@ -194,13 +196,33 @@ impl Shared {
             .or_else(|| lock(&self.failing).clone())
     }
 
-    pub fn store(&self) -> MutexGuard<'_, HistoryStore> {
-        lock(&self.store)
+    /// More connections to the same history, for the workers.
+    pub fn with_connections(mut self, more: Vec<HistoryStore>) -> Self {
+        self.stores.extend(more.into_iter().map(Mutex::new));
+        self
     }
 
-    /// The store's lock itself, for code that locks it briefly and often (alert delivery).
+    /// A connection to the history database: a free one if there is one.
+    pub fn store(&self) -> MutexGuard<'_, HistoryStore> {
+        for store in &self.stores {
+            if let Ok(guard) = store.try_lock() {
+                return guard;
+            }
+        }
+        lock(self.store_mutex())
+    }
+
+    /// A connection's lock itself, for code that locks it briefly and often (alert delivery,
+    /// publishing): one that is free now, else this thread's.
     pub fn store_mutex(&self) -> &Mutex<HistoryStore> {
-        &self.store
+        let free = self.stores.iter().find(|s| s.try_lock().is_ok());
+        free.unwrap_or_else(|| {
+            let thread = std::thread::current().id();
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            std::hash::Hash::hash(&thread, &mut hasher);
+            let index = std::hash::Hasher::finish(&hasher) as usize % self.stores.len();
+            &self.stores[index]
+        })
     }
 
     pub fn status(&self) -> MutexGuard<'_, StatusBoard> {

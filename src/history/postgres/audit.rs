@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use super::PostgresStore;
+use super::{PostgresStore, Queries};
 use crate::history::HistoryError;
 
 impl PostgresStore {

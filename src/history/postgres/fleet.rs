@@ -3,19 +3,20 @@
 //! done in the transaction that commits the work. The row lock of `INSERT ... ON CONFLICT`
 //! makes two daemons asking at once see one winner.
 
-use postgres::GenericClient;
-
-use super::{Failure, PostgresStore};
+use super::{Failure, PostgresStore, Queries};
 use crate::history::{unix_ms, Claim, ClaimKey, ClaimToken, DaemonBeat, HistoryError, Holder};
 
-/// Marks the claim done on `client`; `false` when another holder took it over.
+/// Marks the claim done on `client`; `false` when another holder took it over. A claim whose
+/// row is gone (a server restored from a backup) is done by whoever commits first.
 pub(super) fn finish_claim_on(
-    client: &mut impl GenericClient,
+    client: &mut impl Queries,
     token: &ClaimToken,
 ) -> Result<bool, Failure> {
     let changed = client.execute(
-        "UPDATE leases SET done = TRUE WHERE key = $1 AND scope = $2 AND owner = $3 AND NOT done",
-        &[&token.key.key, &token.key.scope, &token.owner],
+        "INSERT INTO leases (key, scope, owner, expires_ms, done) VALUES ($1, $2, $3, 0, TRUE)
+         ON CONFLICT (key, scope) DO UPDATE SET done = TRUE, owner = EXCLUDED.owner
+         WHERE NOT leases.done AND (leases.owner = EXCLUDED.owner OR leases.expires_ms < $4)",
+        &[&token.key.key, &token.key.scope, &token.owner, &unix_ms()],
     )?;
     Ok(changed == 1)
 }

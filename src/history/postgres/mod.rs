@@ -14,9 +14,11 @@ mod tables;
 mod tls;
 
 use std::cell::{RefCell, RefMut};
+use std::collections::HashMap;
 use std::time::Duration;
 
-use postgres::{Client, NoTls};
+use postgres::types::ToSql;
+use postgres::{Client, GenericClient, NoTls, Row, Statement, Transaction};
 
 use crate::config::PostgresUrl;
 use crate::history::HistoryError;
@@ -140,6 +142,111 @@ impl From<serde_json::Error> for Failure {
 pub struct PostgresStore {
     url: PostgresUrl,
     client: RefCell<Option<Client>>,
+    /// The connection's prepared statements by SQL text (cleared when it reconnects).
+    statements: RefCell<HashMap<String, Statement>>,
+}
+
+type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
+
+/// Statements run on a connection or in a transaction, each SQL text prepared once per
+/// connection: a query then costs one round trip to the server, not two.
+pub(super) trait Queries {
+    fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, postgres::Error>;
+    fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, postgres::Error>;
+    fn query_opt(&mut self, sql: &str, params: Params<'_>) -> Result<Option<Row>, postgres::Error>;
+    fn query_one(&mut self, sql: &str, params: Params<'_>) -> Result<Row, postgres::Error>;
+    /// Statements without parameters, sent as they are (not prepared).
+    fn batch_execute(&mut self, sql: &str) -> Result<(), postgres::Error>;
+}
+
+/// The statement for `sql`, prepared on `client` unless `statements` has it.
+fn prepared(
+    client: &mut impl GenericClient,
+    statements: &mut HashMap<String, Statement>,
+    sql: &str,
+) -> Result<Statement, postgres::Error> {
+    if let Some(statement) = statements.get(sql) {
+        return Ok(statement.clone());
+    }
+    let statement = client.prepare(sql)?;
+    statements.insert(sql.to_owned(), statement.clone());
+    Ok(statement)
+}
+
+macro_rules! queries_on {
+    ($type:ty) => {
+        impl Queries for $type {
+            fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, postgres::Error> {
+                let (client, statements) = self.parts();
+                let statement = prepared(client, statements, sql)?;
+                client.execute(&statement, params)
+            }
+            fn query(
+                &mut self,
+                sql: &str,
+                params: Params<'_>,
+            ) -> Result<Vec<Row>, postgres::Error> {
+                let (client, statements) = self.parts();
+                let statement = prepared(client, statements, sql)?;
+                client.query(&statement, params)
+            }
+            fn query_opt(
+                &mut self,
+                sql: &str,
+                params: Params<'_>,
+            ) -> Result<Option<Row>, postgres::Error> {
+                let (client, statements) = self.parts();
+                let statement = prepared(client, statements, sql)?;
+                client.query_opt(&statement, params)
+            }
+            fn query_one(&mut self, sql: &str, params: Params<'_>) -> Result<Row, postgres::Error> {
+                let (client, statements) = self.parts();
+                let statement = prepared(client, statements, sql)?;
+                client.query_one(&statement, params)
+            }
+            fn batch_execute(&mut self, sql: &str) -> Result<(), postgres::Error> {
+                self.parts().0.batch_execute(sql)
+            }
+        }
+    };
+}
+
+/// The connection, as an operation of the store sees it.
+pub(super) struct Db<'a> {
+    client: &'a mut Client,
+    statements: &'a mut HashMap<String, Statement>,
+}
+
+/// A transaction on the connection; rolled back unless committed.
+pub(super) struct Tx<'a> {
+    tx: Transaction<'a>,
+    statements: &'a mut HashMap<String, Statement>,
+}
+
+queries_on!(Db<'_>);
+queries_on!(Tx<'_>);
+
+impl Db<'_> {
+    fn parts(&mut self) -> (&mut Client, &mut HashMap<String, Statement>) {
+        (&mut *self.client, &mut *self.statements)
+    }
+
+    pub fn transaction(&mut self) -> Result<Tx<'_>, postgres::Error> {
+        Ok(Tx {
+            tx: self.client.transaction()?,
+            statements: &mut *self.statements,
+        })
+    }
+}
+
+impl<'a> Tx<'a> {
+    fn parts(&mut self) -> (&mut Transaction<'a>, &mut HashMap<String, Statement>) {
+        (&mut self.tx, &mut *self.statements)
+    }
+
+    pub fn commit(self) -> Result<(), postgres::Error> {
+        self.tx.commit()
+    }
 }
 
 /// Whether `error` means the server is out of reach rather than that the statement is wrong.
@@ -188,6 +295,7 @@ impl PostgresStore {
         let store = Self {
             url: url.clone(),
             client: RefCell::new(None),
+            statements: RefCell::new(HashMap::new()),
         };
         store.run(migrate)?;
         store.verify()?;
@@ -234,11 +342,14 @@ impl PostgresStore {
     /// one broke).
     fn run<T>(
         &self,
-        operation: impl FnOnce(&mut Client) -> Result<T, Failure>,
+        operation: impl FnOnce(&mut Db<'_>) -> Result<T, Failure>,
     ) -> Result<T, HistoryError> {
         let mut slot: RefMut<'_, Option<Client>> = self.client.borrow_mut();
+        let mut statements = self.statements.borrow_mut();
         if slot.as_ref().is_none_or(Client::is_closed) {
             *slot = None;
+            // Statements are prepared per connection.
+            statements.clear();
             *slot = Some(self.connect()?);
         }
         let Some(client) = slot.as_mut() else {
@@ -248,7 +359,10 @@ impl PostgresStore {
                 unavailable: true,
             });
         };
-        let result = operation(client);
+        let result = operation(&mut Db {
+            client: &mut *client,
+            statements: &mut statements,
+        });
         if client.is_closed() {
             *slot = None;
         }
@@ -276,7 +390,7 @@ impl PostgresStore {
     }
 
     pub fn ping(&self) -> Result<(), HistoryError> {
-        self.run(|client| Ok(client.simple_query("SELECT 1").map(drop)?))
+        self.run(|client| Ok(client.batch_execute("SELECT 1")?))
     }
 
     /// Checks the schema is one this binary knows (PostgreSQL keeps its own pages sound).
@@ -310,7 +424,7 @@ impl Drop for PostgresStore {
 }
 
 /// Brings the schema up to date, once among daemons that start together.
-fn migrate(client: &mut Client) -> Result<(), Failure> {
+fn migrate(client: &mut Db<'_>) -> Result<(), Failure> {
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
     tx.batch_execute("CREATE TABLE IF NOT EXISTS solguard_schema (version INTEGER NOT NULL)")?;

@@ -2,14 +2,12 @@
 //! each alert is delivered by one daemon; a lease left by a daemon that died ends, and another
 //! delivers the alert under the same idempotency key.
 
-use postgres::GenericClient;
-
-use super::{Failure, PostgresStore};
+use super::{Failure, PostgresStore, Queries};
 use crate::history::{unix_ms, HistoryError, Holder, OutboxEntry, SinkCounts};
 
 /// Queues `(sink, key, payload)` alerts on `client`; a key its sink already has is ignored.
 pub(super) fn queue_alerts(
-    client: &mut impl GenericClient,
+    client: &mut impl Queries,
     alerts: &[(String, String, String)],
     created_at: &str,
 ) -> Result<(), Failure> {

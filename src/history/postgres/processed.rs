@@ -1,7 +1,7 @@
 //! Processed packages in PostgreSQL, committed with their release, alerts and the end of their
 //! claim in one transaction: a claim taken over by another daemon commits nothing.
 
-use super::{outbox::queue_alerts, releases::insert_release, PostgresStore};
+use super::{outbox::queue_alerts, releases::insert_release, PostgresStore, Queries};
 use crate::diagnostic::Verdict;
 use crate::history::rows::{verdict_counts, ProcessedRow, PROCESSED_COLUMNS};
 use crate::history::{HistoryError, Processed, ProcessedRecord};

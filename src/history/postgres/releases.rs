@@ -2,9 +2,8 @@
 //! them. Unique names compare case-insensitively, as Dataverse compares them.
 
 use postgres::types::ToSql;
-use postgres::GenericClient;
 
-use super::{Failure, PostgresStore};
+use super::{Failure, PostgresStore, Queries};
 use crate::assessment::Assessment;
 use crate::history::rows::{
     snapshot_package, AcceptedRow, ReleaseRow, ReleaseText, ACCEPTED_COLUMNS, RELEASE_COLUMNS,
@@ -14,7 +13,7 @@ use crate::package::Package;
 
 /// Inserts a release on `client` (a transaction of the caller's, or the connection).
 pub(super) fn insert_release(
-    client: &mut impl GenericClient,
+    client: &mut impl Queries,
     assessment: &Assessment,
     package: &Package,
 ) -> Result<(), Failure> {

@@ -2,7 +2,7 @@
 
 use postgres::types::ToSql;
 
-use super::PostgresStore;
+use super::{PostgresStore, Queries};
 use crate::history::migrate::{Cell, Kind, Table};
 use crate::history::HistoryError;
 
@@ -85,7 +85,6 @@ impl PostgresStore {
             table.column_list()
         );
         self.run(|client| {
-            let statement = client.prepare(&sql)?;
             for row in rows {
                 let parameters: Vec<Box<dyn ToSql + Sync>> = row
                     .iter()
@@ -94,7 +93,7 @@ impl PostgresStore {
                     .collect();
                 let references: Vec<&(dyn ToSql + Sync)> =
                     parameters.iter().map(|p| p.as_ref()).collect();
-                client.execute(&statement, &references)?;
+                client.execute(&sql, &references)?;
             }
             Ok(())
         })

@@ -53,8 +53,10 @@ impl SqliteStore {
     ) -> Result<bool, HistoryError> {
         let changed = conn
             .execute(
-                "UPDATE leases SET done = 1 WHERE key = ?1 AND scope = ?2 AND owner = ?3 AND done = 0",
-                params![token.key.key, token.key.scope, token.owner],
+                "INSERT INTO leases (key, scope, owner, expires_ms, done) VALUES (?1, ?2, ?3, 0, 1)
+                 ON CONFLICT (key, scope) DO UPDATE SET done = 1, owner = excluded.owner
+                 WHERE leases.done = 0 AND (leases.owner = excluded.owner OR leases.expires_ms < ?4)",
+                params![token.key.key, token.key.scope, token.owner, unix_ms()],
             )
             .map_err(|e| self.sqlite(e))?;
         Ok(changed == 1)

@@ -312,9 +312,9 @@ impl Postgres {
     }
 }
 
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        // Immediate: the data is thrown away with the folder.
+impl Postgres {
+    /// Stops at once: the data is thrown away with the folder.
+    fn stop_immediately(&self) {
         let _ = self
             .command(
                 "pg_ctl",
@@ -330,22 +330,17 @@ impl Drop for Postgres {
     }
 }
 
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        self.stop_immediately();
+    }
+}
+
 static SHARED: std::sync::OnceLock<Postgres> = std::sync::OnceLock::new();
 
 extern "C" fn stop_shared_server() {
     if let Some(server) = SHARED.get() {
-        let _ = server
-            .command(
-                "pg_ctl",
-                &[
-                    "-D",
-                    &server.data_dir().display().to_string(),
-                    "-m",
-                    "immediate",
-                    "stop",
-                ],
-            )
-            .output();
+        server.stop_immediately();
         let _ = std::fs::remove_dir_all(server.root.path());
     }
 }

@@ -32,6 +32,10 @@ pub struct ReadLimits {
     /// Not a limit but a threshold: zips of at least this many bytes are hashed on a second
     /// thread while their entries are read (by default 1 MiB). The result is the same either way.
     pub background_hash_bytes: u64,
+    /// Not a limit: elements no check reads are scanned past byte by byte (with every guard
+    /// above) instead of tokenized. Off, the reader tokenizes everything; the model and the
+    /// verdicts are the same either way (tests and the fuzz target compare the two).
+    pub scan_skipped: bool,
 }
 
 impl Default for ReadLimits {
@@ -47,6 +51,7 @@ impl Default for ReadLimits {
             max_folder_files: 200_000,
             background_inflate_bytes: 4 << 20,
             background_hash_bytes: 1 << 20,
+            scan_skipped: true,
         }
     }
 }

@@ -15,6 +15,8 @@ use encoding_rs::Encoding;
 use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::Reader;
 
+mod skip;
+
 use super::error::{PackageError, PackageErrorKind};
 use super::limits::{DamagedEntry, InflateGuard, ReadLimits};
 use super::model::Location;
@@ -285,6 +287,8 @@ pub(crate) struct XmlStream<'r> {
     depth: usize,
     max_depth: usize,
     context: FileContext,
+    /// Skipped elements are scanned past, not tokenized ([`ReadLimits::scan_skipped`]).
+    scan_skipped: bool,
 }
 
 impl<'r> XmlStream<'r> {
@@ -332,6 +336,7 @@ impl<'r> XmlStream<'r> {
             depth: 0,
             max_depth: limits.max_xml_depth,
             context,
+            scan_skipped: limits.scan_skipped,
         })
     }
 
@@ -457,6 +462,20 @@ impl<'r> XmlStream<'r> {
         if empty {
             return Ok(());
         }
+        if self.scan_skipped {
+            let (depth, max_depth) = (self.depth, self.max_depth);
+            let scanned = self.reader.get_mut().skip_content(depth, max_depth);
+            if let Err(failure) = scanned {
+                return Err(self.skip_failure(failure));
+            }
+            // The element's own end tag, read by the tokenizer against its start tag.
+            return match self.read_raw()? {
+                Event::End(_) => Ok(()),
+                _ => Err(self.error_here(PackageErrorKind::Xml(
+                    "expected the end tag of a skipped element".into(),
+                ))),
+            };
+        }
         // Straight on the guarded raw events: skipped subtrees are most of a large file.
         let mut open = 1usize;
         while open > 0 {
@@ -472,6 +491,33 @@ impl<'r> XmlStream<'r> {
             }
         }
         Ok(())
+    }
+
+    fn skip_failure(&self, failure: skip::SkipFailure) -> PackageError {
+        let tracker = self.reader.get_ref();
+        let kind = match failure {
+            skip::SkipFailure::Io(error)
+                if error.get_ref().is_some_and(|e| e.is::<TokenTooLarge>()) =>
+            {
+                PackageErrorKind::TokenTooLarge(tracker.max_token_bytes)
+            }
+            skip::SkipFailure::Io(error) => match guard_or_damage(&error) {
+                Some(kind) => return self.context.error(kind),
+                None => read_failure(error),
+            },
+            skip::SkipFailure::Eof => {
+                PackageErrorKind::Xml("unexpected end of file inside an element".into())
+            }
+            skip::SkipFailure::TooDeep => PackageErrorKind::TooDeep(self.max_depth),
+            skip::SkipFailure::Doctype => PackageErrorKind::Doctype,
+            skip::SkipFailure::TokenTooLarge => {
+                PackageErrorKind::TokenTooLarge(tracker.max_token_bytes)
+            }
+            skip::SkipFailure::Malformed(message) => PackageErrorKind::Xml(message),
+        };
+        self.context
+            .error(kind)
+            .at(tracker.line(), Some(tracker.column()))
     }
 
     /// The text content of an element whose start tag was just read, trimmed; the content of

@@ -1,0 +1,376 @@
+//! Skipping an element's content by scanning bytes instead of tokenizing them: most of a real
+//! `customizations.xml` (forms, views, ribbons, site maps) is subtrees no policy reads. The
+//! scanner jumps between markup with `memchr`, follows just enough of XML to find where each
+//! tag, comment, CDATA section, processing instruction and reference ends, and keeps every
+//! guard of the tokenizer: the names of nested start and end tags must match, the nesting
+//! depth and the size of one token stay bounded, a DOCTYPE is refused, and an element cut off
+//! by the end of the file is an error. It stops at the `<` of the skipped element's own end
+//! tag, which the tokenizer then reads (and checks against the start tag it read). Lines stay
+//! right because the line tracker counts newlines in whatever bytes go by.
+
+use std::io::{self, Read};
+
+use super::LineTracker;
+
+/// Why a skip stopped early.
+pub(super) enum SkipFailure {
+    /// Reading the bytes failed (including a token that outgrew its bound across buffers).
+    Io(io::Error),
+    /// The file ended inside the element.
+    Eof,
+    TooDeep,
+    Doctype,
+    TokenTooLarge,
+    Malformed(String),
+}
+
+impl From<io::Error> for SkipFailure {
+    fn from(error: io::Error) -> Self {
+        Self::Io(error)
+    }
+}
+
+/// Where the scanner is between two bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Text,
+    /// After `&`, up to `;`.
+    Reference,
+    /// After `<`, reading the tag name.
+    StartName,
+    /// After the name, up to `>` (`quote` is the open quote of an attribute value, if any;
+    /// `slash` that the last byte outside quotes was `/`).
+    StartRest {
+        quote: u8,
+        slash: bool,
+    },
+    /// After `</`, up to `>`.
+    EndTag,
+    /// After `<!`: which markup it is is not known yet.
+    Bang,
+    /// Inside `<!-- ... -->`; trailing `-` seen.
+    Comment(u8),
+    /// Inside `<![CDATA[ ... ]]>`; trailing `]` seen.
+    CData(u8),
+    /// Inside `<? ... ?>`; whether the last byte was `?`.
+    Instruction(bool),
+}
+
+const COMMENT_OPEN: &[u8] = b"--";
+const CDATA_OPEN: &[u8] = b"[CDATA[";
+
+/// The scan of one skipped element: its open descendants' names and the name being read.
+struct Scan {
+    state: State,
+    /// Names of the open descendants, end to end; `ends[i]` is where name `i` ends.
+    names: Vec<u8>,
+    ends: Vec<usize>,
+    /// The tag name (or `<!` prefix) being read.
+    name: Vec<u8>,
+    depth: usize,
+    max_depth: usize,
+}
+
+impl Scan {
+    /// Opens a descendant: the depth bound holds.
+    fn open(&mut self) -> Result<(), SkipFailure> {
+        if self.depth + self.ends.len() + 1 > self.max_depth {
+            return Err(SkipFailure::TooDeep);
+        }
+        self.names.extend_from_slice(&self.name);
+        self.ends.push(self.names.len());
+        Ok(())
+    }
+
+    /// Closes the innermost descendant with the end tag just read; its name must match.
+    fn close(&mut self) -> Result<(), SkipFailure> {
+        let found = self.name.trim_ascii_end();
+        let start = self.ends.len().checked_sub(2).map_or(0, |i| self.ends[i]);
+        let expected = &self.names[start..];
+        if expected != found {
+            let error = quick_xml::errors::IllFormedError::MismatchedEndTag {
+                expected: String::from_utf8_lossy(expected).into_owned(),
+                found: String::from_utf8_lossy(found).into_owned(),
+            };
+            return Err(SkipFailure::Malformed(error.to_string()));
+        }
+        self.names.truncate(start);
+        self.ends.pop();
+        Ok(())
+    }
+}
+
+impl<R: Read> LineTracker<R> {
+    /// Makes at least `n` bytes available from `pos` (fewer only at the end of the input),
+    /// moving the unread bytes to the front of the buffer when needed.
+    fn fill_at_least(&mut self, n: usize) -> io::Result<()> {
+        while self.filled - self.pos < n {
+            if self.pos > 0 {
+                self.count_to(self.pos);
+                self.buf.copy_within(self.pos..self.filled, 0);
+                self.base += self.pos as u64;
+                self.filled -= self.pos;
+                self.pos = 0;
+                self.counted.set(0);
+            }
+            let read = loop {
+                match self.inner.read(&mut self.buf[self.filled..]) {
+                    Ok(read) => break read,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
+            };
+            if read == 0 {
+                break;
+            }
+            self.filled += read;
+        }
+        Ok(())
+    }
+
+    /// Starts a token at `at` in the buffer, after checking the one that ends there.
+    fn token_at(&mut self, at: usize) -> Result<(), SkipFailure> {
+        let offset = self.base + at as u64;
+        if offset - self.mark_offset > self.max_token_bytes as u64 {
+            return Err(SkipFailure::TokenTooLarge);
+        }
+        self.mark_offset = offset;
+        Ok(())
+    }
+
+    /// Consumes the content of an element whose start tag was just read (at nesting `depth`),
+    /// up to the `<` of its end tag.
+    pub(super) fn skip_content(
+        &mut self,
+        depth: usize,
+        max_depth: usize,
+    ) -> Result<(), SkipFailure> {
+        let mut scan = Scan {
+            state: State::Text,
+            names: Vec::new(),
+            ends: Vec::new(),
+            name: Vec::new(),
+            depth,
+            max_depth,
+        };
+        self.mark_offset = self.base + self.pos as u64;
+        loop {
+            if self.pos >= self.filled {
+                self.refill()?;
+                if self.filled == 0 {
+                    return Err(SkipFailure::Eof);
+                }
+            }
+            if self.scan_chunk(&mut scan)? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Scans the buffered bytes; `true` once the skipped element's end tag is next.
+    fn scan_chunk(&mut self, scan: &mut Scan) -> Result<bool, SkipFailure> {
+        let mut i = self.pos;
+        while i < self.filled {
+            match scan.state {
+                State::Text => {
+                    let Some(k) = memchr::memchr2(b'<', b'&', &self.buf[i..self.filled]) else {
+                        i = self.filled;
+                        continue;
+                    };
+                    let at = i + k;
+                    if self.buf[at] == b'&' {
+                        self.token_at(at)?;
+                        scan.state = State::Reference;
+                        i = at + 1;
+                        continue;
+                    }
+                    if at + 1 >= self.filled {
+                        // What follows `<` decides; fetch it and look again from `<`.
+                        self.pos = at;
+                        self.fill_at_least(2)?;
+                        if self.filled - self.pos < 2 {
+                            return Err(SkipFailure::Eof);
+                        }
+                        return Ok(false);
+                    }
+                    self.token_at(at)?;
+                    scan.name.clear();
+                    match self.buf[at + 1] {
+                        b'/' if scan.ends.is_empty() => {
+                            self.pos = at;
+                            return Ok(true);
+                        }
+                        b'/' => {
+                            scan.state = State::EndTag;
+                            i = at + 2;
+                        }
+                        b'!' => {
+                            scan.state = State::Bang;
+                            i = at + 2;
+                        }
+                        b'?' => {
+                            scan.state = State::Instruction(false);
+                            i = at + 2;
+                        }
+                        _ => {
+                            scan.state = State::StartName;
+                            i = at + 1;
+                        }
+                    }
+                }
+                State::Reference => match memchr::memchr(b';', &self.buf[i..self.filled]) {
+                    Some(k) => {
+                        i += k + 1;
+                        self.token_at(i)?;
+                        scan.state = State::Text;
+                    }
+                    None => i = self.filled,
+                },
+                State::StartName => {
+                    let rest = &self.buf[i..self.filled];
+                    let end = rest
+                        .iter()
+                        .position(|b| b.is_ascii_whitespace() || *b == b'/' || *b == b'>');
+                    let taken = end.unwrap_or(rest.len());
+                    scan.name.extend_from_slice(&rest[..taken]);
+                    i += taken;
+                    if end.is_some() {
+                        scan.state = State::StartRest {
+                            quote: 0,
+                            slash: false,
+                        };
+                    }
+                }
+                State::StartRest { quote, slash } => {
+                    let rest = &self.buf[i..self.filled];
+                    if quote != 0 {
+                        match memchr::memchr(quote, rest) {
+                            Some(k) => {
+                                i += k + 1;
+                                scan.state = State::StartRest {
+                                    quote: 0,
+                                    slash: false,
+                                };
+                            }
+                            None => i = self.filled,
+                        }
+                        continue;
+                    }
+                    match memchr::memchr3(b'>', b'"', b'\'', rest) {
+                        Some(k) if rest[k] == b'>' => {
+                            let empty = if k > 0 { rest[k - 1] == b'/' } else { slash };
+                            i += k + 1;
+                            if !empty {
+                                scan.open()?;
+                            }
+                            self.token_at(i)?;
+                            scan.state = State::Text;
+                        }
+                        Some(k) => {
+                            scan.state = State::StartRest {
+                                quote: rest[k],
+                                slash: false,
+                            };
+                            i += k + 1;
+                        }
+                        None => {
+                            scan.state = State::StartRest {
+                                quote: 0,
+                                slash: rest.last() == Some(&b'/'),
+                            };
+                            i = self.filled;
+                        }
+                    }
+                }
+                State::EndTag => {
+                    let rest = &self.buf[i..self.filled];
+                    match memchr::memchr(b'>', rest) {
+                        Some(k) => {
+                            scan.name.extend_from_slice(&rest[..k]);
+                            i += k + 1;
+                            scan.close()?;
+                            self.token_at(i)?;
+                            scan.state = State::Text;
+                        }
+                        None => {
+                            scan.name.extend_from_slice(rest);
+                            i = self.filled;
+                        }
+                    }
+                }
+                State::Bang => {
+                    scan.name.push(self.buf[i]);
+                    i += 1;
+                    let read = scan.name.as_slice();
+                    if read == COMMENT_OPEN {
+                        scan.state = State::Comment(0);
+                    } else if read == CDATA_OPEN {
+                        scan.state = State::CData(0);
+                    } else if !COMMENT_OPEN.starts_with(read) && !CDATA_OPEN.starts_with(read) {
+                        return Err(if read.eq_ignore_ascii_case(&b"D"[..]) {
+                            SkipFailure::Doctype
+                        } else {
+                            SkipFailure::Malformed(
+                                "unknown markup `<!` inside an element".to_owned(),
+                            )
+                        });
+                    }
+                }
+                State::Comment(seen) | State::CData(seen) => {
+                    let mark = if matches!(scan.state, State::Comment(_)) {
+                        b'-'
+                    } else {
+                        b']'
+                    };
+                    let rest = &self.buf[i..self.filled];
+                    let (ended, seen, used) = closing(rest, mark, seen);
+                    i += used;
+                    if ended {
+                        self.token_at(i)?;
+                        scan.state = State::Text;
+                    } else {
+                        scan.state = if mark == b'-' {
+                            State::Comment(seen)
+                        } else {
+                            State::CData(seen)
+                        };
+                    }
+                }
+                State::Instruction(question) => {
+                    let rest = &self.buf[i..self.filled];
+                    match memchr::memchr(b'>', rest) {
+                        Some(k) if (k == 0 && question) || (k > 0 && rest[k - 1] == b'?') => {
+                            i += k + 1;
+                            self.token_at(i)?;
+                            scan.state = State::Text;
+                        }
+                        Some(k) => {
+                            i += k + 1;
+                            scan.state = State::Instruction(false);
+                        }
+                        None => {
+                            scan.state = State::Instruction(rest.last() == Some(&b'?'));
+                            i = self.filled;
+                        }
+                    }
+                }
+            }
+        }
+        self.pos = self.filled;
+        Ok(false)
+    }
+}
+
+/// Looks in `rest` for the end of a comment (`mark` `-`) or CDATA section (`]`): two `mark`s
+/// then `>`, of which `seen` marks ended the previous buffer. Returns whether it ended, the
+/// marks at the end of `rest` (when it did not) and the bytes used.
+fn closing(rest: &[u8], mark: u8, mut seen: u8) -> (bool, u8, usize) {
+    for (index, byte) in rest.iter().enumerate() {
+        match *byte {
+            b'>' if seen >= 2 => return (true, 0, index + 1),
+            b if b == mark => seen = (seen + 1).min(2),
+            _ => seen = 0,
+        }
+    }
+    (false, seen, rest.len())
+}

@@ -1,0 +1,224 @@
+//! Scanning past the subtrees no check reads (forms, views, ribbons, site maps, ...) gives
+//! exactly what tokenizing them gives: the same model, line numbers included, for every real
+//! package of the corpus and for generated `customizations.xml` files full of what makes
+//! skipping hard (comments, CDATA sections, processing instructions, references, attribute
+//! values holding `>` and `/`, nesting, newlines), and the same verdict (read or refused) for
+//! broken ones: truncated, mismatched tags, a DOCTYPE, nesting past the bound, a token past
+//! its bound.
+
+mod support;
+
+use std::path::Path;
+
+use proptest::prelude::*;
+use solguard::package::{read_package_with, ReadLimits};
+use support::{attribute, corpus, customizations, entity, ZipBuilder};
+
+fn limits(scan_skipped: bool) -> ReadLimits {
+    ReadLimits {
+        scan_skipped,
+        ..ReadLimits::default()
+    }
+}
+
+/// Reads `path` both ways: the models as JSON, or the error codes.
+fn both_ways(path: &Path, base: &ReadLimits) -> (Result<String, String>, Result<String, String>) {
+    let read = |scan: bool| {
+        let limits = ReadLimits {
+            scan_skipped: scan,
+            ..base.clone()
+        };
+        read_package_with(path, &limits)
+            .map(|p| serde_json::to_string(&p).expect("serializes"))
+            .map_err(|e| format!("{}: {e}", e.code()))
+    };
+    (read(true), read(false))
+}
+
+fn assert_same(path: &Path, base: &ReadLimits) {
+    match both_ways(path, base) {
+        (Ok(scanned), Ok(tokenized)) => {
+            assert!(
+                scanned == tokenized,
+                "{}: the models differ",
+                path.display()
+            )
+        }
+        (Err(_), Err(_)) => {}
+        (scanned, tokenized) => panic!(
+            "{}: scanned {:?}, tokenized {:?}",
+            path.display(),
+            scanned.map(|_| "a model"),
+            tokenized.map(|_| "a model")
+        ),
+    }
+}
+
+#[test]
+fn every_corpus_package_reads_the_same_scanned_or_tokenized() {
+    let mut packages = Vec::new();
+    let mut stack = vec![corpus()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("corpus folder").flatten() {
+            let path = entry.path();
+            let zip = path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+            let unpacked =
+                path.join("Other/Solution.xml").is_file() || path.join("solution.xml").is_file();
+            if zip || unpacked {
+                packages.push(path);
+            } else if path.is_dir() {
+                stack.push(path);
+            }
+        }
+    }
+    assert!(
+        packages.len() > 30,
+        "the corpus holds {} packages",
+        packages.len()
+    );
+    for package in &packages {
+        assert_same(package, &limits(true));
+    }
+}
+
+/// Markup fragments the reader skips, each valid on its own.
+fn fragment() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        "[a-z ]{0,12}".prop_map(|t| t),
+        Just("&amp;&lt;&#x41;&#65;".to_owned()),
+        Just("<!-- a > b -- c - -->".to_owned()),
+        Just("<!---->".to_owned()),
+        Just("<![CDATA[ <x> ]] ] ]> ]]>".to_owned()),
+        Just("<?pi a > b ? ?>".to_owned()),
+        Just("<e a=\"x > / y\" b='q\"/>'/>".to_owned()),
+        Just("<e\n  a=\"1\"\n  b='2'\n/>".to_owned()),
+        Just("<ns:e xmlns:ns=\"urn:x\">t</ns:e>".to_owned()),
+        Just("<e></e >".to_owned()),
+        Just("\n\r\n\t".to_owned()),
+        // Each holds what would end it early, then markup that would then be misread.
+        Just("<![CDATA[ ]> ]] > </b> <c> ]]>".to_owned()),
+        Just("<!-- -> - > </b> <c> -->".to_owned()),
+        Just("<?pi ? > > </b> <c> ?>".to_owned()),
+        Just("<e a=\"/>\" b='>'>t</e>".to_owned()),
+        Just("<e-1.x_y a='1'/>".to_owned()),
+        Just("<control id=\"x\" classid=\"{4273EDBD-AC1D-40d3-9FB2-095C621B552D}\" />".to_owned()),
+    ];
+    leaf.prop_recursive(4, 32, 6, |inner| {
+        (
+            "[a-zA-Z][a-zA-Z0-9_]{0,8}",
+            "( [a-z]{1,4}=\"[^\"<&]{0,10}\")?",
+            prop::collection::vec(inner, 0..6),
+        )
+            .prop_map(|(name, attrs, children)| {
+                format!("<{name}{attrs}>{}</{name}>", children.concat())
+            })
+    })
+}
+
+/// A package whose `customizations.xml` holds one table with `forms` inside its `FormXml`,
+/// `SavedQueries` and `RibbonDiffXml`, and `more` in a top-level collection no check reads.
+fn package_with(
+    dir: &Path,
+    forms: &[String],
+    more: &str,
+    cut: Option<usize>,
+) -> std::path::PathBuf {
+    let table = entity(
+        "con_Project",
+        &[
+            attribute("con_projectid", "primarykey", false),
+            attribute("con_name", "nvarchar", true),
+        ],
+    )
+    .replace(
+        "<FormXml />",
+        &format!("<FormXml>{}</FormXml>", forms.concat()),
+    )
+    .replace(
+        "<SavedQueries />",
+        &format!("<SavedQueries>\n{}\n</SavedQueries>", forms.join("\n")),
+    )
+    .replace(
+        "<RibbonDiffXml />",
+        &format!("<RibbonDiffXml>{}</RibbonDiffXml>", forms.concat()),
+    );
+    let mut xml = customizations(&[table], &format!("<SiteMap>{more}</SiteMap>"));
+    if let Some(cut) = cut {
+        let mut at = cut.min(xml.len());
+        while !xml.is_char_boundary(at) {
+            at -= 1;
+        }
+        xml.truncate(at);
+    }
+    ZipBuilder::solution()
+        .file("customizations.xml", xml)
+        .write(dir, "generated.zip")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn generated_skipped_subtrees_read_the_same(
+        forms in prop::collection::vec(fragment(), 0..5),
+        more in fragment(),
+    ) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = package_with(dir.path(), &forms, &more, None);
+        let (scanned, tokenized) = both_ways(&path, &limits(true));
+        prop_assert!(scanned.is_ok(), "a valid file reads: {scanned:?}");
+        prop_assert_eq!(scanned, tokenized);
+    }
+
+    #[test]
+    fn broken_skipped_subtrees_are_refused_the_same(
+        forms in prop::collection::vec(fragment(), 1..4),
+        cut in 200usize..6000,
+        damage in prop_oneof![
+            Just(""), Just("</wrong>"), Just("<open>"), Just("<!DOCTYPE x>"), Just("<!x>"),
+            Just("<a b=\"unclosed>"), Just("<![CDATA[ never closed"), Just("<!-- never closed"),
+            Just("&amp"), Just("<?pi"),
+        ],
+        truncate in any::<bool>(),
+    ) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut forms = forms;
+        forms.push(damage.to_owned());
+        let path = package_with(dir.path(), &forms, "", truncate.then_some(cut));
+        assert_same(&path, &limits(true));
+    }
+}
+
+#[test]
+fn deep_and_large_skipped_subtrees_meet_the_same_bounds() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let deep = format!("{}{}", "<d>".repeat(40), "</d>".repeat(40));
+    let path = package_with(dir.path(), &[deep], "", None);
+    let tight = ReadLimits {
+        max_xml_depth: 30,
+        ..ReadLimits::default()
+    };
+    let (scanned, tokenized) = both_ways(&path, &tight);
+    let too_deep = |r: &Result<String, String>| {
+        r.as_ref()
+            .is_err_and(|e| e.contains("nests deeper than 30"))
+    };
+    assert!(too_deep(&scanned), "{scanned:?}");
+    assert!(too_deep(&tokenized), "{tokenized:?}");
+
+    let long = format!("<c>{}</c><!--{}-->", "x".repeat(300_000), "y".repeat(10));
+    let path = package_with(dir.path(), &[long], "", None);
+    let small_tokens = ReadLimits {
+        max_xml_token_bytes: 100_000,
+        ..ReadLimits::default()
+    };
+    let (scanned, tokenized) = both_ways(&path, &small_tokens);
+    let too_large = |r: &Result<String, String>| {
+        r.as_ref()
+            .is_err_and(|e| e.contains("larger than 100000 bytes"))
+    };
+    assert!(too_large(&scanned), "{scanned:?}");
+    assert!(too_large(&tokenized), "{tokenized:?}");
+}

@@ -103,6 +103,9 @@ fn fragment() -> impl Strategy<Value = String> {
         Just("<?pi ? > > </b> <c> ?>".to_owned()),
         Just("<e a=\"/>\" b='>'>t</e>".to_owned()),
         Just("<e-1.x_y a='1'/>".to_owned()),
+        // Names as the tokenizer takes them: up to the first whitespace, quotes and `/` in.
+        Just("<a/b>t</a/b>".to_owned()),
+        Just("<q'x'>t</q'x' >".to_owned()),
         Just("<control id=\"x\" classid=\"{4273EDBD-AC1D-40d3-9FB2-095C621B552D}\" />".to_owned()),
     ];
     leaf.prop_recursive(4, 32, 6, |inner| {
@@ -180,6 +183,9 @@ proptest! {
             Just(""), Just("</wrong>"), Just("<open>"), Just("<!DOCTYPE x>"), Just("<!x>"),
             Just("<a b=\"unclosed>"), Just("<![CDATA[ never closed"), Just("<!-- never closed"),
             Just("&amp"), Just("<?pi"),
+            // Found by the fuzz target: a quote in a name opens a value never closed.
+            Just("<Ena'leRules />"), Just("<a/ >"), Just("</a\u{c}>"), Just("<q'x y'>t</q'x>"),
+            Just("<q>t</q'>"),
         ],
         truncate in any::<bool>(),
     ) {
@@ -221,4 +227,49 @@ fn deep_and_large_skipped_subtrees_meet_the_same_bounds() {
     };
     assert!(too_large(&scanned), "{scanned:?}");
     assert!(too_large(&tokenized), "{tokenized:?}");
+}
+
+/// Found by the `skip_scan` fuzz target: the tokenizer refuses bytes that are not UTF-8 in any
+/// token, so the scanner must too, wherever they sit (text, comment, CDATA, attribute, name,
+/// instruction) and wherever a buffer boundary cuts a character.
+#[test]
+fn bytes_that_are_not_utf8_are_refused_in_skipped_subtrees_too() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let xml = customizations(
+        &[entity(
+            "con_Project",
+            &[attribute("con_name", "nvarchar", true)],
+        )],
+        "",
+    );
+    let places: [&[u8]; 6] = [
+        b"<p>a\xff b</p>",
+        b"<!-- \xff -->",
+        b"<![CDATA[ \xff ]]>",
+        b"<e a=\"\xff\"/>",
+        b"<e\xff/>",
+        b"<?p \xff?>",
+    ];
+    for (index, place) in places.iter().enumerate() {
+        let mut bytes = xml
+            .replace("<FormXml />", "<FormXml>@</FormXml>")
+            .into_bytes();
+        let at = bytes.iter().position(|b| *b == b'@').expect("marker");
+        bytes.splice(at..=at, place.iter().copied());
+        let path = ZipBuilder::solution()
+            .file("customizations.xml", bytes)
+            .write(dir.path(), &format!("bad{index}.zip"));
+        let (scanned, tokenized) = both_ways(&path, &limits(true));
+        assert!(
+            scanned.is_err() && tokenized.is_err(),
+            "{index}: {scanned:?} / {tokenized:?}"
+        );
+        assert!(scanned.unwrap_err().contains("UTF-8"));
+    }
+    // A valid character cut by a buffer boundary (64 KiB) reads.
+    let long = format!("<p>{}é€😀</p>", "x".repeat(65_533));
+    let path = package_with(dir.path(), &[long], "", None);
+    let (scanned, tokenized) = both_ways(&path, &limits(true));
+    assert!(scanned.is_ok(), "{scanned:?}");
+    assert_eq!(scanned, tokenized);
 }

@@ -5,8 +5,9 @@
 //! guard of the tokenizer: the names of nested start and end tags must match, the nesting
 //! depth and the size of one token stay bounded, a DOCTYPE is refused, and an element cut off
 //! by the end of the file is an error. It stops at the `<` of the skipped element's own end
-//! tag, which the tokenizer then reads (and checks against the start tag it read). Lines stay
-//! right because the line tracker counts newlines in whatever bytes go by.
+//! tag, which the tokenizer then reads (and checks against the start tag it read). Every byte
+//! passed is checked to be UTF-8, as the tokenizer checks every token. Lines stay right
+//! because the line tracker counts newlines in whatever bytes go by.
 
 use std::io::{self, Read};
 
@@ -22,6 +23,59 @@ pub(super) enum SkipFailure {
     Doctype,
     TokenTooLarge,
     Malformed(String),
+    /// Bytes that are not UTF-8.
+    Encoding(String),
+}
+
+/// The UTF-8 check of the bytes scanned, buffer after buffer: a character cut by the end of
+/// one buffer is completed from the next.
+#[derive(Default)]
+struct Utf8Check {
+    pending: [u8; 4],
+    len: usize,
+}
+
+impl Utf8Check {
+    fn check(&mut self, mut bytes: &[u8]) -> Result<(), SkipFailure> {
+        let invalid = |e: std::str::Utf8Error| SkipFailure::Encoding(e.to_string());
+        if self.len > 0 {
+            let width = match self.pending[0] {
+                0xC0..=0xDF => 2,
+                0xE0..=0xEF => 3,
+                _ => 4,
+            };
+            let take = (width - self.len).min(bytes.len());
+            self.pending[self.len..self.len + take].copy_from_slice(&bytes[..take]);
+            self.len += take;
+            bytes = &bytes[take..];
+            if self.len < width {
+                return Ok(());
+            }
+            std::str::from_utf8(&self.pending[..self.len]).map_err(invalid)?;
+            self.len = 0;
+        }
+        match std::str::from_utf8(bytes) {
+            Ok(_) => Ok(()),
+            Err(e) if e.error_len().is_none() => {
+                let tail = &bytes[e.valid_up_to()..];
+                self.pending[..tail.len()].copy_from_slice(tail);
+                self.len = tail.len();
+                Ok(())
+            }
+            Err(e) => Err(invalid(e)),
+        }
+    }
+
+    /// The scan ended: a character still cut is not UTF-8.
+    fn finish(&self) -> Result<(), SkipFailure> {
+        if self.len > 0 {
+            return Err(SkipFailure::Encoding(format!(
+                "incomplete utf-8 byte sequence of {} bytes",
+                self.len
+            )));
+        }
+        Ok(())
+    }
 }
 
 impl From<io::Error> for SkipFailure {
@@ -36,16 +90,21 @@ enum State {
     Text,
     /// After `&`, up to `;`.
     Reference,
-    /// After `<`, reading the tag name.
-    StartName,
+    /// After `<`, reading the tag name: up to the first XML whitespace, as the tokenizer takes
+    /// it (quotes included; `quote` is one open in it).
+    StartName {
+        quote: u8,
+    },
     /// After the name, up to `>` (`quote` is the open quote of an attribute value, if any;
     /// `slash` that the last byte outside quotes was `/`).
     StartRest {
         quote: u8,
         slash: bool,
     },
-    /// After `</`, up to `>`.
-    EndTag,
+    /// After `</`, up to the first `>` outside quotes (as the tokenizer reads end tags).
+    EndTag {
+        quote: u8,
+    },
     /// After `<!`: which markup it is is not known yet.
     Bang,
     /// Inside `<!-- ... -->`; trailing `-` seen.
@@ -69,6 +128,7 @@ struct Scan {
     name: Vec<u8>,
     depth: usize,
     max_depth: usize,
+    utf8: Utf8Check,
 }
 
 impl Scan {
@@ -84,7 +144,12 @@ impl Scan {
 
     /// Closes the innermost descendant with the end tag just read; its name must match.
     fn close(&mut self) -> Result<(), SkipFailure> {
-        let found = self.name.trim_ascii_end();
+        let end = self
+            .name
+            .iter()
+            .rposition(|b| !is_xml_whitespace(*b))
+            .map_or(0, |i| i + 1);
+        let found = &self.name[..end];
         let start = self.ends.len().checked_sub(2).map_or(0, |i| self.ends[i]);
         let expected = &self.names[start..];
         if expected != found {
@@ -152,6 +217,7 @@ impl<R: Read> LineTracker<R> {
             name: Vec::new(),
             depth,
             max_depth,
+            utf8: Utf8Check::default(),
         };
         self.mark_offset = self.base + self.pos as u64;
         loop {
@@ -169,6 +235,7 @@ impl<R: Read> LineTracker<R> {
 
     /// Scans the buffered bytes; `true` once the skipped element's end tag is next.
     fn scan_chunk(&mut self, scan: &mut Scan) -> Result<bool, SkipFailure> {
+        let start = self.pos;
         let mut i = self.pos;
         while i < self.filled {
             match scan.state {
@@ -186,6 +253,7 @@ impl<R: Read> LineTracker<R> {
                     }
                     if at + 1 >= self.filled {
                         // What follows `<` decides; fetch it and look again from `<`.
+                        scan.utf8.check(&self.buf[start..at])?;
                         self.pos = at;
                         self.fill_at_least(2)?;
                         if self.filled - self.pos < 2 {
@@ -197,11 +265,13 @@ impl<R: Read> LineTracker<R> {
                     scan.name.clear();
                     match self.buf[at + 1] {
                         b'/' if scan.ends.is_empty() => {
+                            scan.utf8.check(&self.buf[start..at])?;
+                            scan.utf8.finish()?;
                             self.pos = at;
                             return Ok(true);
                         }
                         b'/' => {
-                            scan.state = State::EndTag;
+                            scan.state = State::EndTag { quote: 0 };
                             i = at + 2;
                         }
                         b'!' => {
@@ -213,7 +283,7 @@ impl<R: Read> LineTracker<R> {
                             i = at + 2;
                         }
                         _ => {
-                            scan.state = State::StartName;
+                            scan.state = State::StartName { quote: 0 };
                             i = at + 1;
                         }
                     }
@@ -226,19 +296,38 @@ impl<R: Read> LineTracker<R> {
                     }
                     None => i = self.filled,
                 },
-                State::StartName => {
-                    let rest = &self.buf[i..self.filled];
-                    let end = rest
-                        .iter()
-                        .position(|b| b.is_ascii_whitespace() || *b == b'/' || *b == b'>');
-                    let taken = end.unwrap_or(rest.len());
-                    scan.name.extend_from_slice(&rest[..taken]);
-                    i += taken;
-                    if end.is_some() {
-                        scan.state = State::StartRest {
-                            quote: 0,
-                            slash: false,
-                        };
+                State::StartName { mut quote } => {
+                    // The tag ends at the first `>` outside quotes; its name at the first
+                    // whitespace, inside quotes or not.
+                    scan.state = State::StartName { quote };
+                    while i < self.filled {
+                        let byte = self.buf[i];
+                        i += 1;
+                        if is_xml_whitespace(byte) {
+                            scan.state = State::StartRest {
+                                quote,
+                                slash: false,
+                            };
+                            break;
+                        }
+                        if quote == 0 && byte == b'>' {
+                            let empty = scan.name.last() == Some(&b'/');
+                            if empty {
+                                scan.name.pop();
+                            } else {
+                                scan.open()?;
+                            }
+                            self.token_at(i)?;
+                            scan.state = State::Text;
+                            break;
+                        }
+                        scan.name.push(byte);
+                        if quote == 0 && (byte == b'"' || byte == b'\'') {
+                            quote = byte;
+                        } else if byte == quote {
+                            quote = 0;
+                        }
+                        scan.state = State::StartName { quote };
                     }
                 }
                 State::StartRest { quote, slash } => {
@@ -282,20 +371,24 @@ impl<R: Read> LineTracker<R> {
                         }
                     }
                 }
-                State::EndTag => {
-                    let rest = &self.buf[i..self.filled];
-                    match memchr::memchr(b'>', rest) {
-                        Some(k) => {
-                            scan.name.extend_from_slice(&rest[..k]);
-                            i += k + 1;
+                State::EndTag { mut quote } => {
+                    scan.state = State::EndTag { quote };
+                    while i < self.filled {
+                        let byte = self.buf[i];
+                        i += 1;
+                        if quote == 0 && byte == b'>' {
                             scan.close()?;
                             self.token_at(i)?;
                             scan.state = State::Text;
+                            break;
                         }
-                        None => {
-                            scan.name.extend_from_slice(rest);
-                            i = self.filled;
+                        scan.name.push(byte);
+                        if quote == 0 && (byte == b'"' || byte == b'\'') {
+                            quote = byte;
+                        } else if byte == quote {
+                            quote = 0;
                         }
+                        scan.state = State::EndTag { quote };
                     }
                 }
                 State::Bang => {
@@ -356,9 +449,15 @@ impl<R: Read> LineTracker<R> {
                 }
             }
         }
+        scan.utf8.check(&self.buf[start..self.filled])?;
         self.pos = self.filled;
         Ok(false)
     }
+}
+
+/// XML whitespace, as the tokenizer counts it.
+fn is_xml_whitespace(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\r' | b'\n' | b'\t')
 }
 
 /// Looks in `rest` for the end of a comment (`mark` `-`) or CDATA section (`]`): two `mark`s

@@ -322,11 +322,7 @@ impl<R: Read> LineTracker<R> {
                             break;
                         }
                         scan.name.push(byte);
-                        if quote == 0 && (byte == b'"' || byte == b'\'') {
-                            quote = byte;
-                        } else if byte == quote {
-                            quote = 0;
-                        }
+                        quote = quote_after(quote, byte);
                         scan.state = State::StartName { quote };
                     }
                 }
@@ -383,11 +379,7 @@ impl<R: Read> LineTracker<R> {
                             break;
                         }
                         scan.name.push(byte);
-                        if quote == 0 && (byte == b'"' || byte == b'\'') {
-                            quote = byte;
-                        } else if byte == quote {
-                            quote = 0;
-                        }
+                        quote = quote_after(quote, byte);
                         scan.state = State::EndTag { quote };
                     }
                 }
@@ -452,6 +444,16 @@ impl<R: Read> LineTracker<R> {
         scan.utf8.check(&self.buf[start..self.filled])?;
         self.pos = self.filled;
         Ok(false)
+    }
+}
+
+/// The quote open after `byte` inside a tag, given the one open before it (0 for none): a
+/// quote opens a value anywhere in a tag, and only the same quote closes it.
+fn quote_after(quote: u8, byte: u8) -> u8 {
+    match (quote, byte) {
+        (0, b'"' | b'\'') => byte,
+        (open, _) if byte == open => 0,
+        (open, _) => open,
     }
 }
 

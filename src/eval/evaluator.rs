@@ -115,7 +115,7 @@ impl<'a> Evaluator<'a> {
         let mut findings = Vec::new();
         for policy in self.policies.policies() {
             let id = policy.meta.id.as_str();
-            if !self.enabled(id) {
+            if !self.enabled(id) || !needs_met(&base, &policy.meta.needs) {
                 continue;
             }
             let rule = self.settings.rules.get(id);
@@ -164,7 +164,8 @@ impl<'a> Evaluator<'a> {
         findings
     }
 
-    /// The context map every policy shares, before its own `params`.
+    /// The context map every policy shares, before its own `params` (its keys are
+    /// [`crate::policy::CONTEXT_KEYS`]).
     fn context_base(&self, related: &Related) -> Map {
         let mut context = Map::new();
         context.insert("previous".into(), script(related.previous.as_ref()));
@@ -321,4 +322,23 @@ pub fn policy_set_hash(policies: &PolicySet, settings: &EvalSettings) -> String 
         ));
     }
     hex::encode(hasher.finalize())
+}
+
+/// Whether the context holds at least one of a policy's `needs` (none declared: always), that
+/// is present and not empty.
+fn needs_met(context: &Map, needs: &[String]) -> bool {
+    needs.is_empty()
+        || needs.iter().any(|key| {
+            context.get(key.as_str()).is_some_and(|value| {
+                if value.is_unit() {
+                    false
+                } else if let Some(array) = value.read_lock::<Array>() {
+                    !array.is_empty()
+                } else if let Some(map) = value.read_lock::<Map>() {
+                    !map.is_empty()
+                } else {
+                    true
+                }
+            })
+        })
 }

@@ -83,6 +83,12 @@ impl Rules {
         Ok(Self { policies })
     }
 
+    /// These rules with every policy compiled now, for a process that runs them many times.
+    pub fn compiled(self) -> Result<Self, RulesError> {
+        self.policies.compile_all()?;
+        Ok(self)
+    }
+
     pub fn policies(&self) -> &PolicySet {
         &self.policies
     }

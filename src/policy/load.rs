@@ -1,9 +1,14 @@
 //! Loading a policy set: the shipped policies embedded in the binary, then a user folder whose
 //! policies add to them and override shipped ones by id. Each file is compiled once; loading
 //! stops with a message naming file, line and column on any problem.
+//!
+//! User policies are compiled when loaded, so a mistake stops the run at once. Shipped ones
+//! (which the test suite compiles and runs) are compiled the first time they run: compiling all
+//! seven costs a small package's run more than reading it, and policies whose `needs` the
+//! context lacks never run at all. A long-lived process calls [`PolicySet::compile_all`].
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use include_dir::{include_dir, Dir};
 use rhai::{Engine, AST};
@@ -27,12 +32,12 @@ pub struct PolicyFile {
     pub source: String,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum PolicyLoadError {
     #[error("{path}: cannot read policies: {source}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        source: Arc<std::io::Error>,
     },
     #[error("{file}:{line}:{column}: {message}")]
     Invalid {
@@ -49,14 +54,28 @@ pub enum PolicyLoadError {
     },
 }
 
-/// One compiled policy.
+/// One policy: its metadata at once, its compiled script when first needed.
 #[derive(Debug)]
 pub struct Policy {
     pub meta: PolicyMeta,
     pub origin: String,
     pub shipped: bool,
     pub source: String,
-    pub(crate) ast: AST,
+    ast: OnceLock<Result<AST, PolicyLoadError>>,
+}
+
+impl Policy {
+    /// Whether the script has been compiled yet (shipped policies compile on first run).
+    pub fn is_compiled(&self) -> bool {
+        self.ast.get().is_some()
+    }
+
+    /// The compiled script, compiling it now if this is its first use.
+    pub(crate) fn ast(&self, engine: &Engine) -> Result<&AST, &PolicyLoadError> {
+        self.ast
+            .get_or_init(|| compile_script(engine, &self.origin, &self.source))
+            .as_ref()
+    }
 }
 
 /// The policies of a run, compiled once, with the engine that runs them.
@@ -101,7 +120,7 @@ pub fn extract_shipped(to: &Path) -> std::io::Result<()> {
 pub fn folder_files(dir: &Path) -> Result<Vec<PolicyFile>, PolicyLoadError> {
     let io = |source| PolicyLoadError::Io {
         path: dir.to_path_buf(),
-        source,
+        source: Arc::new(source),
     };
     let mut paths = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io)? {
@@ -119,7 +138,7 @@ pub fn folder_files(dir: &Path) -> Result<Vec<PolicyFile>, PolicyLoadError> {
                 crate::package::read_text_file(&path, MAX_POLICY_FILE_BYTES).map_err(|source| {
                     PolicyLoadError::Io {
                         path: path.clone(),
-                        source,
+                        source: Arc::new(source),
                     }
                 })?;
             Ok(PolicyFile {
@@ -147,8 +166,8 @@ impl PolicySet {
         limits: SandboxLimits,
     ) -> Result<Self, PolicyLoadError> {
         let engine = build_engine(&limits);
-        let shipped = compile_layer(&engine, shipped, true)?;
-        let user = compile_layer(&engine, user, false)?;
+        let shipped = policy_layer(&engine, shipped, true)?;
+        let user = policy_layer(&engine, user, false)?;
         let mut policies: Vec<Arc<Policy>> = shipped
             .into_iter()
             .filter(|s| !user.iter().any(|u| u.meta.id == s.meta.id))
@@ -184,16 +203,29 @@ impl PolicySet {
     pub fn limits(&self) -> &SandboxLimits {
         &self.limits
     }
+
+    /// Compiles every policy not compiled yet (a daemon does, once per rules snapshot, so no
+    /// package waits for it); the first failure is returned.
+    pub fn compile_all(&self) -> Result<(), PolicyLoadError> {
+        for policy in &self.policies {
+            policy.ast(&self.engine).map_err(Clone::clone)?;
+        }
+        Ok(())
+    }
 }
 
-fn compile_layer(
+/// The policies of one layer, ids unique; user ones (`shipped == false`) compiled now.
+fn policy_layer(
     engine: &Engine,
     files: Vec<PolicyFile>,
     shipped: bool,
 ) -> Result<Vec<Arc<Policy>>, PolicyLoadError> {
     let mut compiled: Vec<Arc<Policy>> = Vec::new();
     for file in files {
-        let policy = compile(engine, file, shipped)?;
+        let policy = read_policy(file, shipped)?;
+        if !shipped {
+            policy.ast(engine).map_err(Clone::clone)?;
+        }
         if let Some(first) = compiled.iter().find(|p| p.meta.id == policy.meta.id) {
             return Err(PolicyLoadError::DuplicateId {
                 id: policy.meta.id.clone(),
@@ -206,16 +238,30 @@ fn compile_layer(
     Ok(compiled)
 }
 
-fn compile(engine: &Engine, file: PolicyFile, shipped: bool) -> Result<Policy, PolicyLoadError> {
-    let invalid = |line: usize, column: usize, message: String| PolicyLoadError::Invalid {
+fn read_policy(file: PolicyFile, shipped: bool) -> Result<Policy, PolicyLoadError> {
+    let meta = parse_front_matter(&file.source).map_err(|e| PolicyLoadError::Invalid {
         file: file.origin.clone(),
+        line: e.line,
+        column: e.column,
+        message: e.message,
+    })?;
+    Ok(Policy {
+        meta,
+        origin: file.origin,
+        shipped,
+        source: file.source,
+        ast: OnceLock::new(),
+    })
+}
+
+fn compile_script(engine: &Engine, origin: &str, source: &str) -> Result<AST, PolicyLoadError> {
+    let invalid = |line: usize, column: usize, message: String| PolicyLoadError::Invalid {
+        file: origin.to_owned(),
         line,
         column,
         message,
     };
-    let meta =
-        parse_front_matter(&file.source).map_err(|e| invalid(e.line, e.column, e.message))?;
-    let mut ast = engine.compile(&file.source).map_err(|e| {
+    let mut ast = engine.compile(source).map_err(|e| {
         let position = e.position();
         invalid(
             position.line().unwrap_or(1),
@@ -223,25 +269,19 @@ fn compile(engine: &Engine, file: PolicyFile, shipped: bool) -> Result<Policy, P
             format!("syntax error: {}", e.err_type()),
         )
     })?;
-    ast.set_source(file.origin.as_str());
+    ast.set_source(origin);
     let has_entry = ast
         .iter_functions()
         .any(|f| f.name == ENTRY_POINT && f.params.len() == 2);
     if !has_entry {
-        let (line, column) = line_column(&file.source, file.source.len());
+        let (line, column) = line_column(source, source.len());
         return Err(invalid(
             line,
             column,
             format!("no entry point: define `fn {ENTRY_POINT}(pkg, context)`"),
         ));
     }
-    Ok(Policy {
-        meta,
-        origin: file.origin,
-        shipped,
-        source: file.source,
-        ast,
-    })
+    Ok(ast)
 }
 
 fn policy_set_hash(policies: &[Arc<Policy>], limits: &SandboxLimits) -> String {

@@ -39,7 +39,25 @@ pub struct PolicyMeta {
     /// `[params]`: the `[rules.ID.params]` keys it reads, with what each does.
     #[serde(default)]
     pub params: BTreeMap<String, String>,
+    /// `needs = ["environments"]`: context entries without which the policy finds nothing.
+    /// It is not run (nor compiled) unless at least one of them is present and not empty.
+    #[serde(default)]
+    pub needs: Vec<String>,
 }
+
+/// The context entries a policy's `needs` may name (what [`crate::eval`] puts in `context`).
+pub const CONTEXT_KEYS: &[&str] = &[
+    "previous",
+    "installed",
+    "twin",
+    "other_form",
+    "parent",
+    "patches",
+    "history",
+    "targets",
+    "environments",
+    "deployment_settings",
+];
 
 /// What a finding code means: a sentence, or a table with its severity too.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,6 +148,16 @@ pub fn parse_front_matter(source: &str) -> Result<PolicyMeta, MetaError> {
             "code {code:?} in [codes] is not kebab-case"
         )));
     }
+    if let Some(key) = meta
+        .needs
+        .iter()
+        .find(|k| !CONTEXT_KEYS.contains(&k.as_str()))
+    {
+        return Err(at_top(format!(
+            "`needs` names {key:?}, which is not a context entry (known: {})",
+            CONTEXT_KEYS.join(", ")
+        )));
+    }
     if meta.title.trim().is_empty() || meta.description.trim().is_empty() {
         return Err(at_top(
             "metadata needs a non-empty title and description".into(),
@@ -167,6 +195,14 @@ mod tests {
             .message
             .contains("kebab"));
         assert!(parse_front_matter("fn check(p, c) {}").is_err());
+        let needs = GOOD.replace("//! hint", "//! needs = [\"environment\"]\n//! hint");
+        let error = parse_front_matter(&needs).expect_err("unknown context entry");
+        assert!(error.message.contains("\"environment\""), "{error:?}");
+        let needs = GOOD.replace("//! hint", "//! needs = [\"environments\"]\n//! hint");
+        assert_eq!(
+            parse_front_matter(&needs).expect("valid").needs,
+            ["environments"]
+        );
     }
 
     #[test]

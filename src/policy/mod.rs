@@ -21,5 +21,7 @@ pub use load::{
     extract_shipped, folder_files, shipped_files, Policy, PolicyFile, PolicyLoadError, PolicySet,
     ENTRY_POINT,
 };
-pub use meta::{is_kebab_case, line_column, parse_front_matter, MetaError, PolicyMeta, Severity};
+pub use meta::{
+    is_kebab_case, line_column, parse_front_matter, MetaError, PolicyMeta, Severity, CONTEXT_KEYS,
+};
 pub use run::{Emitted, PolicyFailure};

@@ -47,6 +47,10 @@ impl PolicySet {
         package: Dynamic,
         context: Map,
     ) -> Result<Vec<Emitted>, PolicyFailure> {
+        let ast = policy.ast(&self.engine).map_err(|error| PolicyFailure {
+            message: format!("cannot be compiled: {error}"),
+            position: None,
+        })?;
         let mut scope = Scope::new();
         let options = CallFnOptions::new().eval_ast(true).rewind_scope(true);
         let budgets = Budgets {
@@ -58,7 +62,7 @@ impl PolicySet {
             self.engine.call_fn_with_options::<Dynamic>(
                 options,
                 &mut scope,
-                &policy.ast,
+                ast,
                 ENTRY_POINT,
                 (package, Dynamic::from_map(context)),
             )

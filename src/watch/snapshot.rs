@@ -52,7 +52,8 @@ impl Snapshot {
         let config = source.load()?;
         // The daemon delivers alerts: every secret they need must be there.
         config.require_alert_secrets()?;
-        let policies = Rules::load(&config, None)?;
+        // Compiled in full now: no package waits for a policy's first compilation.
+        let policies = Rules::load(&config, None)?.compiled()?;
         Ok(Self { config, policies })
     }
 

@@ -1,0 +1,168 @@
+//! Shipped policies compile when first run, and a policy whose `needs` the context lacks is
+//! neither compiled nor run; neither changes a single finding.
+
+mod support;
+
+use std::sync::Arc;
+
+use solguard::config::{EvalSettings, Target, Targets};
+use solguard::diagnostic::Finding;
+use solguard::eval::{Evaluator, Related};
+use solguard::package::{read_package, Package};
+use solguard::policy::{shipped_files, PolicyFile, PolicySet, SandboxLimits};
+use time::macros::date;
+
+fn evaluate(policies: &PolicySet, settings: EvalSettings, package: &Arc<Package>) -> Vec<Finding> {
+    let mut evaluator = Evaluator::new(policies, settings, date!(2026 - 11 - 22));
+    let findings = evaluator.evaluate(package, &Related::default());
+    evaluator.waive(&package.unique_name, &package.version, findings)
+}
+
+fn with_target(version: &str) -> EvalSettings {
+    EvalSettings {
+        targets: Targets {
+            targets: vec![Target {
+                name: "prod".into(),
+                version: version.into(),
+            }],
+            ..Targets::default()
+        },
+        ..EvalSettings::default()
+    }
+}
+
+fn compiled(policies: &PolicySet) -> Vec<&str> {
+    policies
+        .policies()
+        .iter()
+        .filter(|p| p.is_compiled())
+        .map(|p| p.meta.id.as_str())
+        .collect()
+}
+
+fn corpus_zips() -> Vec<std::path::PathBuf> {
+    let mut zips: Vec<_> = walkdir(&support::corpus())
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "zip"))
+        .collect();
+    zips.sort();
+    assert!(zips.len() >= 30, "the corpus has its zips");
+    zips
+}
+
+fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("corpus folder reads") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            found.extend(walkdir(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[test]
+fn shipped_policies_compile_on_first_run_and_only_when_their_needs_are_met() {
+    let policies = PolicySet::load(None, SandboxLimits::default()).expect("shipped load");
+    assert!(compiled(&policies).is_empty(), "nothing compiled at load");
+    let package = Arc::new(
+        read_package(&support::corpus().join("powerapps-tools/PowerPlatformAdmin_1_0_0_42.zip"))
+            .expect("corpus package reads"),
+    );
+    evaluate(&policies, EvalSettings::default(), &package);
+    assert_eq!(
+        compiled(&policies),
+        [
+            "data-loss-risk",
+            "import-readiness",
+            "monotonic-version",
+            "publisher-consistency"
+        ],
+        "no targets, environments or deployment settings: their policies never compiled"
+    );
+    // An old target: version-compatibility now runs, compiles, and finds the newer platform.
+    let findings = evaluate(&policies, with_target("8.2.0.0"), &package);
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.rule == "version-compatibility" && f.code == "newer-platform"),
+        "{findings:?}"
+    );
+    assert!(compiled(&policies).contains(&"version-compatibility"));
+    policies
+        .compile_all()
+        .expect("every shipped policy compiles");
+    assert_eq!(compiled(&policies).len(), policies.policies().len());
+}
+
+#[test]
+fn skipping_by_needs_changes_no_finding_on_the_corpus() {
+    // The shipped policies with their `needs` removed, loaded as user policies (same ids): they
+    // always run, and must find exactly what the skipping set finds.
+    let always: Vec<PolicyFile> = shipped_files()
+        .into_iter()
+        .map(|file| PolicyFile {
+            origin: file.origin.replace("shipped:", "always/"),
+            source: file
+                .source
+                .lines()
+                .filter(|line| !line.starts_with("//! needs"))
+                .map(|line| format!("{line}\n"))
+                .collect(),
+        })
+        .collect();
+    assert!(
+        shipped_files()
+            .iter()
+            .filter(|f| f.source.contains("\n//! needs = "))
+            .count()
+            >= 3,
+        "the shipped policies declare needs"
+    );
+    let skipping = PolicySet::load(None, SandboxLimits::default()).expect("shipped load");
+    let running = PolicySet::from_files(Vec::new(), always, SandboxLimits::default())
+        .expect("the policies load without needs");
+    for zip in corpus_zips() {
+        let Ok(package) = read_package(&zip) else {
+            continue;
+        };
+        let package = Arc::new(package);
+        for settings in [EvalSettings::default(), with_target("9.2.24102.194")] {
+            let with_skips = evaluate(&skipping, settings.clone(), &package);
+            let without = evaluate(&running, settings, &package);
+            let strip = |findings: Vec<Finding>| -> Vec<String> {
+                findings.iter().map(|f| format!("{f:?}")).collect()
+            };
+            assert_eq!(strip(with_skips), strip(without), "{}", zip.display());
+        }
+    }
+}
+
+#[test]
+fn a_user_policy_runs_only_when_what_it_needs_is_there() {
+    let source = "//! id = \"needs-targets\"\n//! severity = \"warning\"\n//! title = \"t\"\n//! description = \"Test policy.\"\n//! hint = \"Fix it.\"\n//! needs = [\"targets\", \"environments\"]\nfn check(pkg, context) { finding(\"ran\", `${context.targets.len()}`) }\n";
+    let policies = PolicySet::from_files(
+        Vec::new(),
+        vec![PolicyFile {
+            origin: "test/needs.rhai".into(),
+            source: source.into(),
+        }],
+        SandboxLimits::default(),
+    )
+    .expect("loads");
+    assert_eq!(
+        compiled(&policies),
+        ["needs-targets"],
+        "user policies compile at load"
+    );
+    let package = Arc::new(
+        read_package(&support::corpus().join("powerapps-tools/PowerPlatformAdmin_1_0_0_42.zip"))
+            .expect("corpus package reads"),
+    );
+    assert!(evaluate(&policies, EvalSettings::default(), &package).is_empty());
+    let findings = evaluate(&policies, with_target("9.2.0.0"), &package);
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0].message, "1");
+}

@@ -233,22 +233,36 @@ impl<R: Read> LineTracker<R> {
         }
     }
 
-    /// Scans the buffered bytes; `true` once the skipped element's end tag is next.
+    /// Scans the buffered bytes; `true` once the skipped element's end tag is next. A failure
+    /// is reported where the scan stands (not where the buffer began), as the tokenizer would.
     fn scan_chunk(&mut self, scan: &mut Scan) -> Result<bool, SkipFailure> {
         let start = self.pos;
-        let mut i = self.pos;
-        while i < self.filled {
+        let mut cursor = self.pos;
+        let scanned = self.scan_bytes(scan, start, &mut cursor);
+        if scanned.is_err() && self.pos == start {
+            self.pos = cursor.min(self.filled);
+        }
+        scanned
+    }
+
+    fn scan_bytes(
+        &mut self,
+        scan: &mut Scan,
+        start: usize,
+        i: &mut usize,
+    ) -> Result<bool, SkipFailure> {
+        while *i < self.filled {
             match scan.state {
                 State::Text => {
-                    let Some(k) = memchr::memchr2(b'<', b'&', &self.buf[i..self.filled]) else {
-                        i = self.filled;
+                    let Some(k) = memchr::memchr2(b'<', b'&', &self.buf[*i..self.filled]) else {
+                        *i = self.filled;
                         continue;
                     };
-                    let at = i + k;
+                    let at = *i + k;
                     if self.buf[at] == b'&' {
                         self.token_at(at)?;
                         scan.state = State::Reference;
-                        i = at + 1;
+                        *i = at + 1;
                         continue;
                     }
                     if at + 1 >= self.filled {
@@ -272,37 +286,37 @@ impl<R: Read> LineTracker<R> {
                         }
                         b'/' => {
                             scan.state = State::EndTag { quote: 0 };
-                            i = at + 2;
+                            *i = at + 2;
                         }
                         b'!' => {
                             scan.state = State::Bang;
-                            i = at + 2;
+                            *i = at + 2;
                         }
                         b'?' => {
                             scan.state = State::Instruction(false);
-                            i = at + 2;
+                            *i = at + 2;
                         }
                         _ => {
                             scan.state = State::StartName { quote: 0 };
-                            i = at + 1;
+                            *i = at + 1;
                         }
                     }
                 }
-                State::Reference => match memchr::memchr(b';', &self.buf[i..self.filled]) {
+                State::Reference => match memchr::memchr(b';', &self.buf[*i..self.filled]) {
                     Some(k) => {
-                        i += k + 1;
-                        self.token_at(i)?;
+                        *i += k + 1;
+                        self.token_at(*i)?;
                         scan.state = State::Text;
                     }
-                    None => i = self.filled,
+                    None => *i = self.filled,
                 },
                 State::StartName { mut quote } => {
                     // The tag ends at the first `>` outside quotes; its name at the first
                     // whitespace, inside quotes or not.
                     scan.state = State::StartName { quote };
-                    while i < self.filled {
-                        let byte = self.buf[i];
-                        i += 1;
+                    while *i < self.filled {
+                        let byte = self.buf[*i];
+                        *i += 1;
                         if is_xml_whitespace(byte) {
                             scan.state = State::StartRest {
                                 quote,
@@ -317,7 +331,7 @@ impl<R: Read> LineTracker<R> {
                             } else {
                                 scan.open()?;
                             }
-                            self.token_at(i)?;
+                            self.token_at(*i)?;
                             scan.state = State::Text;
                             break;
                         }
@@ -327,28 +341,28 @@ impl<R: Read> LineTracker<R> {
                     }
                 }
                 State::StartRest { quote, slash } => {
-                    let rest = &self.buf[i..self.filled];
+                    let rest = &self.buf[*i..self.filled];
                     if quote != 0 {
                         match memchr::memchr(quote, rest) {
                             Some(k) => {
-                                i += k + 1;
+                                *i += k + 1;
                                 scan.state = State::StartRest {
                                     quote: 0,
                                     slash: false,
                                 };
                             }
-                            None => i = self.filled,
+                            None => *i = self.filled,
                         }
                         continue;
                     }
                     match memchr::memchr3(b'>', b'"', b'\'', rest) {
                         Some(k) if rest[k] == b'>' => {
                             let empty = if k > 0 { rest[k - 1] == b'/' } else { slash };
-                            i += k + 1;
+                            *i += k + 1;
                             if !empty {
                                 scan.open()?;
                             }
-                            self.token_at(i)?;
+                            self.token_at(*i)?;
                             scan.state = State::Text;
                         }
                         Some(k) => {
@@ -356,25 +370,25 @@ impl<R: Read> LineTracker<R> {
                                 quote: rest[k],
                                 slash: false,
                             };
-                            i += k + 1;
+                            *i += k + 1;
                         }
                         None => {
                             scan.state = State::StartRest {
                                 quote: 0,
                                 slash: rest.last() == Some(&b'/'),
                             };
-                            i = self.filled;
+                            *i = self.filled;
                         }
                     }
                 }
                 State::EndTag { mut quote } => {
                     scan.state = State::EndTag { quote };
-                    while i < self.filled {
-                        let byte = self.buf[i];
-                        i += 1;
+                    while *i < self.filled {
+                        let byte = self.buf[*i];
+                        *i += 1;
                         if quote == 0 && byte == b'>' {
                             scan.close()?;
-                            self.token_at(i)?;
+                            self.token_at(*i)?;
                             scan.state = State::Text;
                             break;
                         }
@@ -384,8 +398,8 @@ impl<R: Read> LineTracker<R> {
                     }
                 }
                 State::Bang => {
-                    scan.name.push(self.buf[i]);
-                    i += 1;
+                    scan.name.push(self.buf[*i]);
+                    *i += 1;
                     let read = scan.name.as_slice();
                     if read == COMMENT_OPEN {
                         scan.state = State::Comment(0);
@@ -407,11 +421,11 @@ impl<R: Read> LineTracker<R> {
                     } else {
                         b']'
                     };
-                    let rest = &self.buf[i..self.filled];
+                    let rest = &self.buf[*i..self.filled];
                     let (ended, seen, used) = closing(rest, mark, seen);
-                    i += used;
+                    *i += used;
                     if ended {
-                        self.token_at(i)?;
+                        self.token_at(*i)?;
                         scan.state = State::Text;
                     } else {
                         scan.state = if mark == b'-' {
@@ -422,20 +436,20 @@ impl<R: Read> LineTracker<R> {
                     }
                 }
                 State::Instruction(question) => {
-                    let rest = &self.buf[i..self.filled];
+                    let rest = &self.buf[*i..self.filled];
                     match memchr::memchr(b'>', rest) {
                         Some(k) if (k == 0 && question) || (k > 0 && rest[k - 1] == b'?') => {
-                            i += k + 1;
-                            self.token_at(i)?;
+                            *i += k + 1;
+                            self.token_at(*i)?;
                             scan.state = State::Text;
                         }
                         Some(k) => {
-                            i += k + 1;
+                            *i += k + 1;
                             scan.state = State::Instruction(false);
                         }
                         None => {
                             scan.state = State::Instruction(rest.last() == Some(&b'?'));
-                            i = self.filled;
+                            *i = self.filled;
                         }
                     }
                 }

@@ -59,6 +59,8 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     };
     let (config, rules, settings) = args.rules.load()?;
     let mut pipeline = rules.pipeline(settings);
+    // While the first package is read.
+    pipeline.prepare();
     let store = args.history.as_ref().map(HistoryArg::open).transpose()?;
     if args.alert && config.alerts.is_empty() {
         bail!("--alert needs [[alerts]] sinks in the config (--config FILE)");

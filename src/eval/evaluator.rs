@@ -107,6 +107,16 @@ impl<'a> Evaluator<'a> {
             .unwrap_or(true)
     }
 
+    /// Compiles now the enabled policies that will run whatever the package's lineage holds
+    /// (those without `needs`, or needing settings this run has), so that a driver can do it
+    /// while its first package is read. A policy that fails to compile is reported when run.
+    pub fn prepare(&self) {
+        let context = self.context_base(&Related::default());
+        let _ = self.policies.compile_where(|policy| {
+            self.enabled(&policy.meta.id) && needs_met(&context, &policy.meta.needs)
+        });
+    }
+
     /// Runs every enabled policy on `package` in its lineage. The findings are not waived yet:
     /// the caller adds its own checks and passes them all through [`Evaluator::waive`].
     pub fn evaluate(&mut self, package: &Arc<Package>, related: &Related) -> Vec<Finding> {

@@ -204,6 +204,11 @@ impl<'p> Pipeline<'p> {
         }
     }
 
+    /// Compiles the policies every package will run (see [`Evaluator::prepare`]).
+    pub fn prepare(&self) {
+        self.evaluator.prepare();
+    }
+
     /// The hash of everything that decides a verdict; in every output.
     pub fn policy_set(&self) -> String {
         self.evaluator.policy_set_hash()

@@ -207,7 +207,13 @@ impl PolicySet {
     /// Compiles every policy not compiled yet (a daemon does, once per rules snapshot, so no
     /// package waits for it); the first failure is returned.
     pub fn compile_all(&self) -> Result<(), PolicyLoadError> {
-        for policy in &self.policies {
+        self.compile_where(|_| true)
+    }
+
+    /// Compiles the policies `wanted` picks that are not compiled yet; the first failure is
+    /// returned (and given again when the policy runs).
+    pub fn compile_where(&self, wanted: impl Fn(&Policy) -> bool) -> Result<(), PolicyLoadError> {
+        for policy in self.policies.iter().filter(|p| wanted(p)) {
             policy.ast(&self.engine).map_err(Clone::clone)?;
         }
         Ok(())

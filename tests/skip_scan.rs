@@ -315,3 +315,50 @@ fn a_refusal_deep_in_a_skipped_subtree_names_the_tokenizers_line_and_column() {
         .expect("line");
     assert!(line > 10_000, "deep in the file: {tokenized}");
 }
+
+#[test]
+fn a_bad_byte_before_a_mismatched_tag_is_the_refusal_at_the_bytes_line() {
+    // Found by the read_zip fuzz target: the scanner checked UTF-8 per buffer, after the
+    // structure, so a later mismatched tag in the same buffer was reported instead, and which
+    // error won depended on buffer boundaries.
+    let dir = tempfile::tempdir().expect("tmp");
+    let view = "<savedquery>\n  <Descriptions>\n    <Description description=\"All\" />\n  </Descriptions>\n</savedquery>";
+    let forms: Vec<String> = (0..2000).map(|_| view.to_owned()).collect();
+    let path = package_with(dir.path(), &forms, "", None);
+    // Damage the raw XML: a byte that is not UTF-8, then a wrong end tag two lines on.
+    let mut xml = customizations_of(&path);
+    let at = xml.len() / 2;
+    let line_start = at + xml[at..].iter().position(|b| *b == b'\n').expect("newline") + 1;
+    xml.splice(
+        line_start..line_start,
+        b"<x>caf\xE9</x>\n\n</y>".iter().copied(),
+    );
+    let damaged = ZipBuilder::solution()
+        .file("customizations.xml", xml)
+        .write(dir.path(), "damaged.zip");
+    let tokenized = refused_at(&damaged, &limits(false));
+    let line = |place: &str| place.split(':').nth(1).map(str::to_owned);
+    for limits in [
+        ReadLimits {
+            background_inflate_bytes: 4 << 10,
+            ..limits(true)
+        },
+        ReadLimits {
+            background_inflate_bytes: u64::MAX,
+            ..limits(true)
+        },
+    ] {
+        let error = read_package_with(&damaged, &limits).expect_err("refused");
+        assert_eq!(error.code(), "bad-encoding", "{error}");
+        assert_eq!(line(&refused_at(&damaged, &limits)), line(&tokenized));
+    }
+}
+
+/// The `customizations.xml` bytes of a generated zip.
+fn customizations_of(path: &Path) -> Vec<u8> {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(path).expect("open")).expect("zip");
+    let mut entry = archive.by_name("customizations.xml").expect("entry");
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut entry, &mut bytes).expect("inflate");
+    bytes
+}

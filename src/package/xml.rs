@@ -514,7 +514,7 @@ impl<'r> XmlStream<'r> {
                 PackageErrorKind::TokenTooLarge(tracker.max_token_bytes)
             }
             skip::SkipFailure::Malformed(message) => PackageErrorKind::Xml(message),
-            skip::SkipFailure::Encoding(message) => PackageErrorKind::Encoding(format!(
+            skip::SkipFailure::Encoding { message, .. } => PackageErrorKind::Encoding(format!(
                 "cannot decode input using UTF-8: {message}; solution files are UTF-8 (or UTF-16 with a byte-order mark)"
             )),
         };

@@ -23,8 +23,11 @@ pub(super) enum SkipFailure {
     Doctype,
     TokenTooLarge,
     Malformed(String),
-    /// Bytes that are not UTF-8.
-    Encoding(String),
+    /// Bytes that are not UTF-8, the first `at` bytes into the slice checked.
+    Encoding {
+        message: String,
+        at: usize,
+    },
 }
 
 /// The UTF-8 check of the bytes scanned, buffer after buffer: a character cut by the end of
@@ -37,7 +40,14 @@ struct Utf8Check {
 
 impl Utf8Check {
     fn check(&mut self, mut bytes: &[u8]) -> Result<(), SkipFailure> {
-        let invalid = |e: std::str::Utf8Error| SkipFailure::Encoding(e.to_string());
+        // Worded without the offset the library names: it counts from where a buffer began.
+        let invalid = |e: std::str::Utf8Error, at: usize| SkipFailure::Encoding {
+            message: match e.error_len() {
+                Some(n) => format!("invalid utf-8 sequence of {n} bytes"),
+                None => "incomplete utf-8 byte sequence".to_owned(),
+            },
+            at,
+        };
         if self.len > 0 {
             let width = match self.pending[0] {
                 0xC0..=0xDF => 2,
@@ -51,7 +61,7 @@ impl Utf8Check {
             if self.len < width {
                 return Ok(());
             }
-            std::str::from_utf8(&self.pending[..self.len]).map_err(invalid)?;
+            std::str::from_utf8(&self.pending[..self.len]).map_err(|e| invalid(e, 0))?;
             self.len = 0;
         }
         match std::str::from_utf8(bytes) {
@@ -62,17 +72,18 @@ impl Utf8Check {
                 self.len = tail.len();
                 Ok(())
             }
-            Err(e) => Err(invalid(e)),
+            Err(e) => Err(invalid(e, e.valid_up_to())),
         }
     }
 
-    /// The scan ended: a character still cut is not UTF-8.
-    fn finish(&self) -> Result<(), SkipFailure> {
+    /// The scan ended (`at` bytes into the last slice checked): a character still cut is not
+    /// UTF-8.
+    fn finish(&self, at: usize) -> Result<(), SkipFailure> {
         if self.len > 0 {
-            return Err(SkipFailure::Encoding(format!(
-                "incomplete utf-8 byte sequence of {} bytes",
-                self.len
-            )));
+            return Err(SkipFailure::Encoding {
+                message: format!("incomplete utf-8 byte sequence of {} bytes", self.len),
+                at,
+            });
         }
         Ok(())
     }
@@ -238,11 +249,27 @@ impl<R: Read> LineTracker<R> {
     fn scan_chunk(&mut self, scan: &mut Scan) -> Result<bool, SkipFailure> {
         let start = self.pos;
         let mut cursor = self.pos;
-        let scanned = self.scan_bytes(scan, start, &mut cursor);
-        if scanned.is_err() && self.pos == start {
-            self.pos = cursor.min(self.filled);
-        }
-        scanned
+        let failure = match self.scan_bytes(scan, start, &mut cursor) {
+            Ok(done) => return Ok(done),
+            // The scan had moved on (a refill): the place is already where it stopped.
+            Err(failure) if self.pos != start => return Err(failure),
+            Err(failure) => failure,
+        };
+        let end = cursor.min(self.filled);
+        // Bytes before a structural failure are checked first: the tokenizer meets them first.
+        let failure = match failure {
+            SkipFailure::Encoding { .. } => failure,
+            other => scan
+                .utf8
+                .check(&self.buf[start..end])
+                .err()
+                .unwrap_or(other),
+        };
+        self.pos = match &failure {
+            SkipFailure::Encoding { at, .. } => (start + at).min(self.filled),
+            _ => end,
+        };
+        Err(failure)
     }
 
     fn scan_bytes(
@@ -280,7 +307,7 @@ impl<R: Read> LineTracker<R> {
                     match self.buf[at + 1] {
                         b'/' if scan.ends.is_empty() => {
                             scan.utf8.check(&self.buf[start..at])?;
-                            scan.utf8.finish()?;
+                            scan.utf8.finish(at - start)?;
                             self.pos = at;
                             return Ok(true);
                         }

@@ -146,24 +146,11 @@ fn every_corpus_zip_matches_its_manifest_row() {
         assert_eq!(sha.len(), 64, "{file}: sha256 is hex");
         assert_locations_point_into_the_package(&package, file);
     }
-    let on_disk: BTreeSet<PathBuf> = walk_zips(&corpus);
+    let on_disk: BTreeSet<PathBuf> = support::walk_zips(&corpus);
     assert_eq!(
         checked, on_disk,
         "every corpus zip has a MANIFEST row and is checked"
     );
-}
-
-fn walk_zips(dir: &Path) -> BTreeSet<PathBuf> {
-    let mut found = BTreeSet::new();
-    for entry in std::fs::read_dir(dir).expect("read corpus dir") {
-        let path = entry.expect("dir entry").path();
-        if path.is_dir() {
-            found.extend(walk_zips(&path));
-        } else if path.extension().is_some_and(|e| e == "zip") {
-            found.insert(path);
-        }
-    }
-    found
 }
 
 fn assert_locations_point_into_the_package(package: &Package, file: &str) {
@@ -518,7 +505,7 @@ fn reading_ahead_gives_what_reading_in_turn_gives_in_order() {
     let scratch = tempfile::tempdir().expect("scratch dir");
     let not_a_zip = scratch.path().join("not-a-zip.zip");
     std::fs::write(&not_a_zip, b"plain text, no zip here").expect("write not-a-zip");
-    let mut paths: Vec<PathBuf> = walk_zips(&corpus).into_iter().collect();
+    let mut paths: Vec<PathBuf> = support::walk_zips(&corpus).into_iter().collect();
     assert!(paths.len() > 10, "corpus zips found: {}", paths.len());
     paths.insert(3, scratch.path().join("missing.zip"));
     paths.push(not_a_zip);

@@ -40,29 +40,6 @@ fn compiled(policies: &PolicySet) -> Vec<&str> {
         .collect()
 }
 
-fn corpus_zips() -> Vec<std::path::PathBuf> {
-    let mut zips: Vec<_> = walkdir(&support::corpus())
-        .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "zip"))
-        .collect();
-    zips.sort();
-    assert!(zips.len() >= 30, "the corpus has its zips");
-    zips
-}
-
-fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("corpus folder reads") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            found.extend(walkdir(&path));
-        } else {
-            found.push(path);
-        }
-    }
-    found
-}
-
 #[test]
 fn shipped_policies_compile_on_first_run_and_only_when_their_needs_are_met() {
     let policies = PolicySet::load(None, SandboxLimits::default()).expect("shipped load");
@@ -124,7 +101,9 @@ fn skipping_by_needs_changes_no_finding_on_the_corpus() {
     let skipping = PolicySet::load(None, SandboxLimits::default()).expect("shipped load");
     let running = PolicySet::from_files(Vec::new(), always, SandboxLimits::default())
         .expect("the policies load without needs");
-    for zip in corpus_zips() {
+    let zips = support::walk_zips(&support::corpus());
+    assert!(zips.len() >= 30, "the corpus has its zips");
+    for zip in zips {
         let Ok(package) = read_package(&zip) else {
             continue;
         };

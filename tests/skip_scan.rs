@@ -274,6 +274,21 @@ fn bytes_that_are_not_utf8_are_refused_in_skipped_subtrees_too() {
     assert_eq!(scanned, tokenized);
 }
 
+/// Skip-scanned reads with the inflate on a background thread and on the reading one: buffers
+/// and chunks end in different places.
+fn scanned_ways() -> [ReadLimits; 2] {
+    [
+        ReadLimits {
+            background_inflate_bytes: 4 << 10,
+            ..limits(true)
+        },
+        ReadLimits {
+            background_inflate_bytes: u64::MAX,
+            ..limits(true)
+        },
+    ]
+}
+
 /// Where a read was refused: `customizations.xml:LINE:COLUMN`.
 fn refused_at(path: &Path, limits: &ReadLimits) -> String {
     let error = read_package_with(path, limits).expect_err("the file is refused");
@@ -295,17 +310,7 @@ fn a_refusal_deep_in_a_skipped_subtree_names_the_tokenizers_line_and_column() {
     forms.push("<savedquery>\n  <Descriptions>\n  </ Descriptions>\n</savedquery>".to_owned());
     let path = package_with(dir.path(), &forms, "", None);
     let tokenized = refused_at(&path, &limits(false));
-    for limits in [
-        limits(true),
-        ReadLimits {
-            background_inflate_bytes: 4 << 10,
-            ..limits(true)
-        },
-        ReadLimits {
-            background_inflate_bytes: u64::MAX,
-            ..limits(true)
-        },
-    ] {
+    for limits in scanned_ways() {
         assert_eq!(refused_at(&path, &limits), tokenized);
     }
     let line: u64 = tokenized
@@ -338,16 +343,7 @@ fn a_bad_byte_before_a_mismatched_tag_is_the_refusal_at_the_bytes_line() {
         .write(dir.path(), "damaged.zip");
     let tokenized = refused_at(&damaged, &limits(false));
     let line = |place: &str| place.split(':').nth(1).map(str::to_owned);
-    for limits in [
-        ReadLimits {
-            background_inflate_bytes: 4 << 10,
-            ..limits(true)
-        },
-        ReadLimits {
-            background_inflate_bytes: u64::MAX,
-            ..limits(true)
-        },
-    ] {
+    for limits in scanned_ways() {
         let error = read_package_with(&damaged, &limits).expect_err("refused");
         assert_eq!(error.code(), "bad-encoding", "{error}");
         assert_eq!(line(&refused_at(&damaged, &limits)), line(&tokenized));

@@ -27,6 +27,20 @@ pub fn corpus() -> PathBuf {
     path
 }
 
+/// Every `.zip` under `dir`, recursively, sorted.
+pub fn walk_zips(dir: &Path) -> std::collections::BTreeSet<PathBuf> {
+    let mut found = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(dir).expect("read corpus dir") {
+        let path = entry.expect("dir entry").path();
+        if path.is_dir() {
+            found.extend(walk_zips(&path));
+        } else if path.extension().is_some_and(|e| e == "zip") {
+            found.insert(path);
+        }
+    }
+    found
+}
+
 /// Runs the solguard binary with `args`.
 pub fn solguard(args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_solguard"))

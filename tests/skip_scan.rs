@@ -358,3 +358,53 @@ fn customizations_of(path: &Path) -> Vec<u8> {
     std::io::Read::read_to_end(&mut entry, &mut bytes).expect("inflate");
     bytes
 }
+
+#[test]
+fn a_damaged_token_is_refused_where_it_ends_in_the_tokenizers_words_wherever_a_buffer_begins() {
+    // Found by the read_zip fuzz target: a quote in a damaged tag name made one start tag run
+    // over twelve lines; the scanner named the line of a bad byte in it, the tokenizer (which
+    // checks each token when it ends) the token's end, and threaded and single-thread reads
+    // were a column apart where a buffer boundary cut the bad character.
+    let dir = tempfile::tempdir().expect("tmp");
+    let view = "<savedquery>\n  <Descriptions>\n    <Description description=\"All\" />\n  </Descriptions>\n</savedquery>";
+    let damages: [&[u8]; 5] = [
+        // A bad byte in a start tag that spans lines.
+        b"<x \"name=\xD8\xA7\xD9\x84\x88\xD8\n\n\" a=\"1\n\n\">text</x>",
+        // A character cut short by the end of a text token.
+        b"<p>caf\xC3</p>",
+        // A character cut short in an attribute value.
+        b"<p a=\"\xE2\x82\"/>",
+        // A reference that `<` cuts off before its `;`.
+        b"<p>&abc<q></r></p>",
+        // A bad byte in an end tag's name, which does not match either.
+        b"<p></p\xFF>",
+    ];
+    let forms: Vec<String> = (0..400).map(|_| view.to_owned()).collect();
+    let path = package_with(dir.path(), &forms, "", None);
+    let xml = customizations_of(&path);
+    let middle = xml.len() / 2;
+    let line_start = middle + xml[middle..].iter().position(|b| *b == b'\n').expect("nl") + 1;
+    for (index, damage) in damages.iter().enumerate() {
+        // Padding moves the damage across the 64 KiB read buffer's boundary, byte by byte.
+        let boundary = 64 * 1024;
+        for shift in 0..damage.len() + 2 {
+            let mut damaged = xml.clone();
+            let pad = (boundary + shift).saturating_sub(line_start);
+            let mut insert = vec![b' '; pad];
+            insert.extend_from_slice(damage);
+            damaged.splice(line_start..line_start, insert);
+            let file = ZipBuilder::solution()
+                .file("customizations.xml", damaged)
+                .write(dir.path(), &format!("damage{index}-{shift}.zip"));
+            let tokenized = read_package_with(&file, &limits(false))
+                .expect_err("refused")
+                .to_string();
+            for limits in scanned_ways() {
+                let scanned = read_package_with(&file, &limits)
+                    .expect_err("refused")
+                    .to_string();
+                assert_eq!(scanned, tokenized, "damage {index}, shift {shift}");
+            }
+        }
+    }
+}

@@ -1,6 +1,8 @@
 //! Fuzzes the zip + manifest + customizations reader: any bytes as a `.zip` must give a package
-//! or a one-line error with a stable code, never a panic or a hang; and reading with the
-//! background inflate and hash threads must give exactly what reading on one thread gives.
+//! or a one-line error with a stable code, never a panic or a hang; reading with the
+//! background inflate and hash threads must give exactly what reading on one thread gives;
+//! and scanning past skipped subtrees must give what tokenizing them gives (the same model,
+//! or a refusal with the same code).
 #![no_main]
 
 use std::io::Write;
@@ -29,8 +31,29 @@ fuzz_target!(|data: &[u8]| {
         background_hash_bytes: u64::MAX,
         ..threaded.clone()
     };
+    let tokenized = ReadLimits {
+        scan_skipped: false,
+        ..single.clone()
+    };
     let read = read_package_with(file.path(), &threaded);
     let alone = read_package_with(file.path(), &single);
+    match (&alone, read_package_with(file.path(), &tokenized)) {
+        (Ok(package), Ok(tokenized)) => assert_eq!(
+            serde_json::to_string(package).expect("a package serializes"),
+            serde_json::to_string(&tokenized).expect("a package serializes"),
+            "scanned and tokenized reads differ"
+        ),
+        (Err(error), Err(tokenized)) => assert_eq!(
+            error.code(),
+            tokenized.code(),
+            "scanned: {error}; tokenized: {tokenized}"
+        ),
+        (scanned, tokenized) => panic!(
+            "scanned read {:?}, tokenized read {:?}",
+            scanned.as_ref().map(|p| &p.unique_name).map_err(|e| e.to_string()),
+            tokenized.map(|p| p.unique_name).map_err(|e| e.to_string())
+        ),
+    }
     match (read, alone) {
         (Ok(package), Ok(alone)) => {
             let json = serde_json::to_string(&package).expect("a package serializes");

@@ -6,8 +6,10 @@
 //! depth and the size of one token stay bounded, a DOCTYPE is refused, and an element cut off
 //! by the end of the file is an error. It stops at the `<` of the skipped element's own end
 //! tag, which the tokenizer then reads (and checks against the start tag it read). Every byte
-//! passed is checked to be UTF-8, as the tokenizer checks every token. Lines stay right
-//! because the line tracker counts newlines in whatever bytes go by.
+//! passed is checked to be UTF-8 and, as the tokenizer checks each token when it ends, a token
+//! holding bad bytes is refused where it ends, in the tokenizer's words: the place then does
+//! not depend on where a buffer began. Lines stay right because the line tracker counts
+//! newlines in whatever bytes go by.
 
 use std::io::{self, Read};
 
@@ -23,69 +25,150 @@ pub(super) enum SkipFailure {
     Doctype,
     TokenTooLarge,
     Malformed(String),
-    /// Bytes that are not UTF-8, the first `at` bytes into the slice checked.
+    /// A token holds bytes that are not UTF-8; refused at `at` in the buffer, where the token
+    /// ends, worded as the tokenizer words it.
     Encoding {
         message: String,
         at: usize,
     },
 }
 
-/// The UTF-8 check of the bytes scanned, buffer after buffer: a character cut by the end of
-/// one buffer is completed from the next.
-#[derive(Default)]
+/// The least the UTF-8 check looks ahead of the scan: small skips check little past their
+/// end (the tokenizer checks those bytes again), large ones in steps that grow with the skip.
+const CHECK_AHEAD: u64 = 256;
+
+/// The UTF-8 check of the bytes scanned, ahead of the scan: a character cut by the end of one
+/// buffer is completed from the next. The first bytes that are not UTF-8 are kept, not
+/// reported: the tokenizer checks whole tokens, so they are refused where their token ends,
+/// which makes the place the same wherever buffers happen to begin.
 struct Utf8Check {
     pending: [u8; 4],
     len: usize,
+    /// Where the skip began in the input.
+    started: u64,
+    /// Input before this offset is checked (its last `len` bytes are pending).
+    checked_to: u64,
+    bad: Option<BadBytes>,
+}
+
+/// The first bytes of a skip that are not UTF-8.
+#[derive(Clone, Copy)]
+struct BadBytes {
+    /// Where they start in the input.
+    at: u64,
+    /// How many bytes form the bad sequence (std's `error_len`).
+    len: usize,
+    /// Whether they begin a character that the next byte cut short.
+    truncated: bool,
+}
+
+impl BadBytes {
+    /// `bytes[error.valid_up_to()..]` holds the bad sequence; `offset` is where `bytes` start.
+    fn of(bytes: &[u8], error: std::str::Utf8Error, offset: u64) -> Self {
+        let start = error.valid_up_to();
+        let len = error.error_len().unwrap_or(bytes.len() - start);
+        let truncated =
+            std::str::from_utf8(&bytes[start..start + len]).is_err_and(|e| e.error_len().is_none());
+        Self {
+            at: offset + start as u64,
+            len,
+            truncated,
+        }
+    }
+
+    /// The tokenizer's words for a token from `token_start` to `token_end` holding them: the
+    /// standard library's, counting from the token's first byte.
+    fn message(&self, token_start: u64, token_end: u64) -> String {
+        let index = self.at.saturating_sub(token_start);
+        if self.truncated && self.at + self.len as u64 >= token_end {
+            format!("incomplete utf-8 byte sequence from index {index}")
+        } else {
+            format!(
+                "invalid utf-8 sequence of {} bytes from index {index}",
+                self.len
+            )
+        }
+    }
 }
 
 impl Utf8Check {
-    fn check(&mut self, mut bytes: &[u8]) -> Result<(), SkipFailure> {
-        // Worded without the offset the library names: it counts from where a buffer began.
-        let invalid = |e: std::str::Utf8Error, at: usize| SkipFailure::Encoding {
-            message: match e.error_len() {
-                Some(n) => format!("invalid utf-8 sequence of {n} bytes"),
-                None => "incomplete utf-8 byte sequence".to_owned(),
-            },
-            at,
-        };
+    fn new(started: u64) -> Self {
+        Self {
+            pending: [0; 4],
+            len: 0,
+            started,
+            checked_to: started,
+            bad: None,
+        }
+    }
+
+    /// Checks the buffered bytes (`buf`, which begins at input offset `base`) to past `to`.
+    fn cover(&mut self, buf: &[u8], base: u64, to: usize) {
+        let to = base + to as u64;
+        if self.bad.is_some() || to < self.checked_to {
+            return;
+        }
+        let ahead = (to - self.started).max(CHECK_AHEAD);
+        let end = (to + ahead).min(base + buf.len() as u64);
+        let from = (self.checked_to - base) as usize;
+        self.check(&buf[from..(end - base) as usize], self.checked_to);
+        self.checked_to = end;
+    }
+
+    /// Checks `bytes`, which start at input offset `offset`, after the pending ones.
+    fn check(&mut self, mut bytes: &[u8], mut offset: u64) {
         if self.len > 0 {
             let width = match self.pending[0] {
                 0xC0..=0xDF => 2,
                 0xE0..=0xEF => 3,
                 _ => 4,
             };
+            let pending_at = offset - self.len as u64;
             let take = (width - self.len).min(bytes.len());
             self.pending[self.len..self.len + take].copy_from_slice(&bytes[..take]);
             self.len += take;
             bytes = &bytes[take..];
+            offset += take as u64;
             if self.len < width {
-                return Ok(());
+                return;
             }
-            std::str::from_utf8(&self.pending[..self.len]).map_err(|e| invalid(e, 0))?;
-            self.len = 0;
+            let sequence = self.pending;
+            let len = std::mem::take(&mut self.len);
+            if let Err(e) = std::str::from_utf8(&sequence[..len]) {
+                self.bad = Some(BadBytes::of(&sequence[..len], e, pending_at));
+                return;
+            }
         }
         match std::str::from_utf8(bytes) {
-            Ok(_) => Ok(()),
+            Ok(_) => {}
             Err(e) if e.error_len().is_none() => {
                 let tail = &bytes[e.valid_up_to()..];
                 self.pending[..tail.len()].copy_from_slice(tail);
                 self.len = tail.len();
-                Ok(())
             }
-            Err(e) => Err(invalid(e, e.valid_up_to())),
+            Err(e) => self.bad = Some(BadBytes::of(bytes, e, offset)),
         }
     }
 
-    /// The scan ended (`at` bytes into the last slice checked): a character still cut is not
-    /// UTF-8.
-    fn finish(&self, at: usize) -> Result<(), SkipFailure> {
-        if self.len > 0 {
-            return Err(SkipFailure::Encoding {
-                message: format!("incomplete utf-8 byte sequence of {} bytes", self.len),
-                at,
+    /// The input ended at `end`: a character still cut is not UTF-8.
+    fn finish(&mut self, end: u64) {
+        if self.bad.is_none() && self.len > 0 {
+            self.bad = Some(BadBytes {
+                at: end - self.len as u64,
+                len: self.len,
+                truncated: true,
             });
         }
-        Ok(())
+    }
+
+    /// The refusal of the token from `token_start` to `token_end` (`at` in the buffer), if it
+    /// holds the bad bytes.
+    fn refusal(&self, token_start: u64, token_end: u64, at: usize) -> Option<SkipFailure> {
+        let bad = self.bad.filter(|bad| bad.at < token_end)?;
+        Some(SkipFailure::Encoding {
+            message: bad.message(token_start, token_end),
+            at,
+        })
     }
 }
 
@@ -168,6 +251,8 @@ impl Scan {
                 expected: String::from_utf8_lossy(expected).into_owned(),
                 found: String::from_utf8_lossy(found).into_owned(),
             };
+            // Worded as the tokenizer words it.
+            let error = quick_xml::Error::IllFormed(error);
             return Err(SkipFailure::Malformed(error.to_string()));
         }
         self.names.truncate(start);
@@ -204,9 +289,14 @@ impl<R: Read> LineTracker<R> {
         Ok(())
     }
 
-    /// Starts a token at `at` in the buffer, after checking the one that ends there.
-    fn token_at(&mut self, at: usize) -> Result<(), SkipFailure> {
+    /// Starts a token at `at` in the buffer, after checking the one that ends there: its
+    /// bytes are UTF-8 (the tokenizer checks each token when it ends) and its size is bounded.
+    fn token_at(&mut self, at: usize, utf8: &mut Utf8Check) -> Result<(), SkipFailure> {
         let offset = self.base + at as u64;
+        utf8.cover(&self.buf[..self.filled], self.base, at);
+        if let Some(refusal) = utf8.refusal(self.mark_offset, offset, at) {
+            return Err(refusal);
+        }
         if offset - self.mark_offset > self.max_token_bytes as u64 {
             return Err(SkipFailure::TokenTooLarge);
         }
@@ -221,6 +311,7 @@ impl<R: Read> LineTracker<R> {
         depth: usize,
         max_depth: usize,
     ) -> Result<(), SkipFailure> {
+        self.mark_offset = self.base + self.pos as u64;
         let mut scan = Scan {
             state: State::Text,
             names: Vec::new(),
@@ -228,14 +319,16 @@ impl<R: Read> LineTracker<R> {
             name: Vec::new(),
             depth,
             max_depth,
-            utf8: Utf8Check::default(),
+            utf8: Utf8Check::new(self.mark_offset),
         };
-        self.mark_offset = self.base + self.pos as u64;
         loop {
             if self.pos >= self.filled {
+                // The buffer is about to be replaced: its bytes are checked first.
+                scan.utf8
+                    .cover(&self.buf[..self.filled], self.base, self.filled);
                 self.refill()?;
                 if self.filled == 0 {
-                    return Err(SkipFailure::Eof);
+                    return Err(self.end_of_input(&mut scan));
                 }
             }
             if self.scan_chunk(&mut scan)? {
@@ -244,40 +337,55 @@ impl<R: Read> LineTracker<R> {
         }
     }
 
+    /// The input ended inside the skipped element. In text or a reference the tokenizer
+    /// checks the token that the end cut short, elsewhere it stops at the end.
+    fn end_of_input(&mut self, scan: &mut Scan) -> SkipFailure {
+        match scan.state {
+            State::Reference => self.unclosed_reference(0, &mut scan.utf8),
+            State::Text => {
+                scan.utf8.finish(self.base);
+                let refusal = scan.utf8.refusal(self.mark_offset, self.base, 0);
+                refusal.unwrap_or(SkipFailure::Eof)
+            }
+            _ => SkipFailure::Eof,
+        }
+    }
+
+    /// A reference cut off at `at` (by `&`, `<` or the end of the input) before its `;`.
+    fn unclosed_reference(&mut self, at: usize, utf8: &mut Utf8Check) -> SkipFailure {
+        let end = self.base + at as u64;
+        if at == self.filled {
+            utf8.cover(&self.buf[..self.filled], self.base, at);
+            utf8.finish(end);
+        }
+        if let Some(refusal) = self.token_at(at, utf8).err() {
+            return refusal;
+        }
+        let error = quick_xml::errors::IllFormedError::UnclosedReference;
+        SkipFailure::Malformed(quick_xml::Error::IllFormed(error).to_string())
+    }
+
     /// Scans the buffered bytes; `true` once the skipped element's end tag is next. A failure
     /// is reported where the scan stands (not where the buffer began), as the tokenizer would.
     fn scan_chunk(&mut self, scan: &mut Scan) -> Result<bool, SkipFailure> {
         let start = self.pos;
         let mut cursor = self.pos;
-        let failure = match self.scan_bytes(scan, start, &mut cursor) {
-            Ok(done) => return Ok(done),
+        match self.scan_bytes(scan, &mut cursor) {
+            Ok(done) => Ok(done),
             // The scan had moved on (a refill): the place is already where it stopped.
-            Err(failure) if self.pos != start => return Err(failure),
-            Err(failure) => failure,
-        };
-        let end = cursor.min(self.filled);
-        // Bytes before a structural failure are checked first: the tokenizer meets them first.
-        let failure = match failure {
-            SkipFailure::Encoding { .. } => failure,
-            other => scan
-                .utf8
-                .check(&self.buf[start..end])
-                .err()
-                .unwrap_or(other),
-        };
-        self.pos = match &failure {
-            SkipFailure::Encoding { at, .. } => (start + at).min(self.filled),
-            _ => end,
-        };
-        Err(failure)
+            Err(failure) if self.pos != start => Err(failure),
+            Err(failure) => {
+                self.pos = match &failure {
+                    SkipFailure::Encoding { at, .. } => *at,
+                    _ => cursor,
+                }
+                .min(self.filled);
+                Err(failure)
+            }
+        }
     }
 
-    fn scan_bytes(
-        &mut self,
-        scan: &mut Scan,
-        start: usize,
-        i: &mut usize,
-    ) -> Result<bool, SkipFailure> {
+    fn scan_bytes(&mut self, scan: &mut Scan, i: &mut usize) -> Result<bool, SkipFailure> {
         while *i < self.filled {
             match scan.state {
                 State::Text => {
@@ -286,15 +394,14 @@ impl<R: Read> LineTracker<R> {
                         continue;
                     };
                     let at = *i + k;
+                    self.token_at(at, &mut scan.utf8)?;
                     if self.buf[at] == b'&' {
-                        self.token_at(at)?;
                         scan.state = State::Reference;
                         *i = at + 1;
                         continue;
                     }
                     if at + 1 >= self.filled {
                         // What follows `<` decides; fetch it and look again from `<`.
-                        scan.utf8.check(&self.buf[start..at])?;
                         self.pos = at;
                         self.fill_at_least(2)?;
                         if self.filled - self.pos < 2 {
@@ -302,12 +409,9 @@ impl<R: Read> LineTracker<R> {
                         }
                         return Ok(false);
                     }
-                    self.token_at(at)?;
                     scan.name.clear();
                     match self.buf[at + 1] {
                         b'/' if scan.ends.is_empty() => {
-                            scan.utf8.check(&self.buf[start..at])?;
-                            scan.utf8.finish(at - start)?;
                             self.pos = at;
                             return Ok(true);
                         }
@@ -329,14 +433,22 @@ impl<R: Read> LineTracker<R> {
                         }
                     }
                 }
-                State::Reference => match memchr::memchr(b';', &self.buf[*i..self.filled]) {
-                    Some(k) => {
-                        *i += k + 1;
-                        self.token_at(*i)?;
-                        scan.state = State::Text;
+                // A reference ends at `;`; a `&` or `<` before it leaves it unclosed, which
+                // the tokenizer refuses (once its bytes are found UTF-8).
+                State::Reference => {
+                    match memchr::memchr3(b';', b'&', b'<', &self.buf[*i..self.filled]) {
+                        Some(k) if self.buf[*i + k] == b';' => {
+                            *i += k + 1;
+                            self.token_at(*i, &mut scan.utf8)?;
+                            scan.state = State::Text;
+                        }
+                        Some(k) => {
+                            *i += k;
+                            return Err(self.unclosed_reference(*i, &mut scan.utf8));
+                        }
+                        None => *i = self.filled,
                     }
-                    None => *i = self.filled,
-                },
+                }
                 State::StartName { mut quote } => {
                     // The tag ends at the first `>` outside quotes; its name at the first
                     // whitespace, inside quotes or not.
@@ -353,12 +465,12 @@ impl<R: Read> LineTracker<R> {
                         }
                         if quote == 0 && byte == b'>' {
                             let empty = scan.name.last() == Some(&b'/');
+                            self.token_at(*i, &mut scan.utf8)?;
                             if empty {
                                 scan.name.pop();
                             } else {
                                 scan.open()?;
                             }
-                            self.token_at(*i)?;
                             scan.state = State::Text;
                             break;
                         }
@@ -386,10 +498,10 @@ impl<R: Read> LineTracker<R> {
                         Some(k) if rest[k] == b'>' => {
                             let empty = if k > 0 { rest[k - 1] == b'/' } else { slash };
                             *i += k + 1;
+                            self.token_at(*i, &mut scan.utf8)?;
                             if !empty {
                                 scan.open()?;
                             }
-                            self.token_at(*i)?;
                             scan.state = State::Text;
                         }
                         Some(k) => {
@@ -414,8 +526,8 @@ impl<R: Read> LineTracker<R> {
                         let byte = self.buf[*i];
                         *i += 1;
                         if quote == 0 && byte == b'>' {
+                            self.token_at(*i, &mut scan.utf8)?;
                             scan.close()?;
-                            self.token_at(*i)?;
                             scan.state = State::Text;
                             break;
                         }
@@ -452,7 +564,7 @@ impl<R: Read> LineTracker<R> {
                     let (ended, seen, used) = closing(rest, mark, seen);
                     *i += used;
                     if ended {
-                        self.token_at(*i)?;
+                        self.token_at(*i, &mut scan.utf8)?;
                         scan.state = State::Text;
                     } else {
                         scan.state = if mark == b'-' {
@@ -467,7 +579,7 @@ impl<R: Read> LineTracker<R> {
                     match memchr::memchr(b'>', rest) {
                         Some(k) if (k == 0 && question) || (k > 0 && rest[k - 1] == b'?') => {
                             *i += k + 1;
-                            self.token_at(*i)?;
+                            self.token_at(*i, &mut scan.utf8)?;
                             scan.state = State::Text;
                         }
                         Some(k) => {
@@ -482,7 +594,6 @@ impl<R: Read> LineTracker<R> {
                 }
             }
         }
-        scan.utf8.check(&self.buf[start..self.filled])?;
         self.pos = self.filled;
         Ok(false)
     }

@@ -13,8 +13,17 @@ use solguard::policy::{shipped_files, PolicyFile, PolicySet, SandboxLimits};
 use time::macros::date;
 
 fn evaluate(policies: &PolicySet, settings: EvalSettings, package: &Arc<Package>) -> Vec<Finding> {
+    evaluate_in(policies, settings, package, &Related::default())
+}
+
+fn evaluate_in(
+    policies: &PolicySet,
+    settings: EvalSettings,
+    package: &Arc<Package>,
+    related: &Related,
+) -> Vec<Finding> {
     let mut evaluator = Evaluator::new(policies, settings, date!(2026 - 11 - 22));
-    let findings = evaluator.evaluate(package, &Related::default());
+    let findings = evaluator.evaluate(package, related);
     evaluator.waive(&package.unique_name, &package.version, findings)
 }
 
@@ -51,13 +60,8 @@ fn shipped_policies_compile_on_first_run_and_only_when_their_needs_are_met() {
     evaluate(&policies, EvalSettings::default(), &package);
     assert_eq!(
         compiled(&policies),
-        [
-            "data-loss-risk",
-            "import-readiness",
-            "monotonic-version",
-            "publisher-consistency"
-        ],
-        "no targets, environments or deployment settings: their policies never compiled"
+        ["import-readiness", "monotonic-version", "publisher-consistency"],
+        "no earlier release, targets, environments or deployment settings: their policies never compiled"
     );
     // An old target: version-compatibility now runs, compiles, and finds the newer platform.
     let findings = evaluate(&policies, with_target("8.2.0.0"), &package);
@@ -95,7 +99,7 @@ fn skipping_by_needs_changes_no_finding_on_the_corpus() {
             .iter()
             .filter(|f| f.source.contains("\n//! needs = "))
             .count()
-            >= 3,
+            >= 4,
         "the shipped policies declare needs"
     );
     let skipping = PolicySet::load(None, SandboxLimits::default()).expect("shipped load");
@@ -103,19 +107,42 @@ fn skipping_by_needs_changes_no_finding_on_the_corpus() {
         .expect("the policies load without needs");
     let zips = support::walk_zips(&support::corpus());
     assert!(zips.len() >= 30, "the corpus has its zips");
+    let mut earlier: Option<Arc<Package>> = None;
     for zip in zips {
         let Ok(package) = read_package(&zip) else {
             continue;
         };
         let package = Arc::new(package);
-        for settings in [EvalSettings::default(), with_target("9.2.24102.194")] {
-            let with_skips = evaluate(&skipping, settings.clone(), &package);
-            let without = evaluate(&running, settings, &package);
-            let strip = |findings: Vec<Finding>| -> Vec<String> {
-                findings.iter().map(|f| format!("{f:?}")).collect()
-            };
-            assert_eq!(strip(with_skips), strip(without), "{}", zip.display());
+        // Without a lineage, and with the package before it in the walk as the installed
+        // release, as the release in the other form, and as an earlier release only.
+        let lineages = [
+            Related::default(),
+            Related {
+                previous: earlier.clone(),
+                installed: earlier.clone(),
+                ..Related::default()
+            },
+            Related {
+                other_form: earlier.clone(),
+                ..Related::default()
+            },
+            Related {
+                previous: earlier.clone(),
+                patches: earlier.iter().cloned().collect(),
+                ..Related::default()
+            },
+        ];
+        for related in &lineages {
+            for settings in [EvalSettings::default(), with_target("9.2.24102.194")] {
+                let with_skips = evaluate_in(&skipping, settings.clone(), &package, related);
+                let without = evaluate_in(&running, settings, &package, related);
+                let strip = |findings: Vec<Finding>| -> Vec<String> {
+                    findings.iter().map(|f| format!("{f:?}")).collect()
+                };
+                assert_eq!(strip(with_skips), strip(without), "{}", zip.display());
+            }
         }
+        earlier = Some(package);
     }
 }
 

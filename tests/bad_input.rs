@@ -591,3 +591,20 @@ fn background_threads_change_nothing_in_results_or_errors() {
         }
     }
 }
+
+#[test]
+fn an_entry_name_holding_control_characters_stays_on_one_line_in_the_error() {
+    // Found by the read_zip fuzz target: an entry name with a newline (and an escape) was shown
+    // raw in the error, which then ran over two lines (and could forge a CI annotation).
+    let dir = TempDir::new().expect("tempdir");
+    let name = "environmentvariabledefinitions/new\n::error::forged\u{1b}[2J/environmentvariabledefinition.xml";
+    let bytes = ZipBuilder::solution()
+        .file(name, "<environmentvariabledefinition")
+        .bytes();
+    let error = expect_error(&dir, "named.zip", &bytes, "malformed-xml");
+    let text = error.to_string();
+    assert!(
+        text.contains("new\\u{a}::error::forged\\u{1b}[2J/environmentvariabledefinition.xml"),
+        "the name is shown with its controls visible: {text}"
+    );
+}

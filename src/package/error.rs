@@ -251,9 +251,10 @@ impl PackageError {
 impl fmt::Display for PackageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let detail = &self.0;
-        write!(f, "{}", detail.path.display())?;
+        // Paths and entry names are the dropper's text, which may hold newlines or escapes.
+        write!(f, "{}", crate::diagnostic::shown(&detail.path))?;
         if let Some(file) = &detail.file {
-            write!(f, ": {file}")?;
+            write!(f, ": {}", crate::diagnostic::visible(file))?;
             if let Some(line) = detail.line {
                 write!(f, ":{line}")?;
                 if let Some(column) = detail.column {
@@ -263,11 +264,8 @@ impl fmt::Display for PackageError {
         }
         // Messages quote source text at times; a report line must stay one line.
         let message = detail.kind.to_string();
-        write!(
-            f,
-            ": {}",
-            message.split_whitespace().collect::<Vec<_>>().join(" ")
-        )
+        let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+        write!(f, ": {}", crate::diagnostic::visible(&message))
     }
 }
 

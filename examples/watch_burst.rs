@@ -7,12 +7,16 @@
 //! package was complete (renamed into place) to its report (p50, p95, max), and the daemon's
 //! peak memory.
 //!
+//! With `RATE` (packages per second) the packages arrive at that steady rate instead of all at
+//! once: the daemon keeps up when each package's complete-to-report latency stays near the
+//! settle time.
+//!
 //! With `DAEMONS` above 1 and `SOLGUARD_BENCH_HISTORY` set to a `postgres://` URL (an empty
 //! database), that many daemons share the drop folder, the reports folder and the history, as a
 //! fleet does (`benches/fleet_burst.sh` starts a PostgreSQL server and runs every setup).
 //!
 //! ```text
-//! cargo build --release && cargo run --release --example watch_burst -- [COUNT] [SETTLE_MS] [rename|copy] [DAEMONS]
+//! cargo build --release && cargo run --release --example watch_burst -- [COUNT] [SETTLE_MS] [rename|copy] [DAEMONS] [RATE]
 //! ```
 
 #[path = "support/corpus_copies.rs"]
@@ -46,6 +50,7 @@ fn main() {
     // `copy`: packages are copied in, so each is new and waits the full settle time.
     let mode = args.next().unwrap_or_else(|| "rename".into());
     let daemons: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1);
+    let rate: f64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(0.0);
     let history = std::env::var("SOLGUARD_BENCH_HISTORY").ok();
     assert!(
         daemons == 1 || history.is_some(),
@@ -120,7 +125,12 @@ fn main() {
     let drop = root.path().join("drop");
     let burst_start = SystemTime::now();
     let mut completed_at = std::collections::HashMap::new();
-    for (name, path) in &staged {
+    let pace = Instant::now();
+    for (index, (name, path)) in staged.iter().enumerate() {
+        if rate > 0.0 {
+            let due = pace + Duration::from_secs_f64(index as f64 / rate);
+            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        }
         if mode == "copy" {
             std::fs::copy(path, drop.join(name)).unwrap();
         } else {
@@ -204,17 +214,25 @@ fn main() {
     } else {
         "SQLite"
     };
-    println!("solguard watch burst: {count} packages ({:.0} MiB, {} distinct real exports renamed), {mode} into drop/, {cores} cores, {daemons} daemon(s) of {cores} workers on {store}, settle {settle_ms} ms", bytes as f64 / 1048576.0, sources.len());
+    let arrival = if rate > 0.0 {
+        format!("arriving at {rate:.0} packages/s")
+    } else {
+        "all at once".to_owned()
+    };
+    println!("solguard watch burst: {count} packages ({:.0} MiB, {} distinct real exports renamed), {mode} into drop/ {arrival}, {cores} cores, {daemons} daemon(s) of {cores} workers on {store}, settle {settle_ms} ms", bytes as f64 / 1048576.0, sources.len());
+    let settle = Duration::from_millis(settle_ms);
     println!(
-        "  all reports after   {:.2} s  ({:.1} packages/s including the settle time)",
+        "  all reports after   {:.2} s  ({:.1} packages/s including the settle time, {:.1} after it)",
         span.as_secs_f64(),
-        count as f64 / span.as_secs_f64()
+        count as f64 / span.as_secs_f64(),
+        count as f64 / span.saturating_sub(settle).as_secs_f64()
     );
     println!(
-        "  complete -> report  p50 {:.2} s, p95 {:.2} s, max {:.2} s",
+        "  complete -> report  p50 {:.2} s, p95 {:.2} s, max {:.2} s (p95 {:.0} ms over the settle time)",
         percentile(&latencies, 0.5).as_secs_f64(),
         percentile(&latencies, 0.95).as_secs_f64(),
-        latencies.last().map_or(0.0, Duration::as_secs_f64)
+        latencies.last().map_or(0.0, Duration::as_secs_f64),
+        percentile(&latencies, 0.95).saturating_sub(settle).as_secs_f64() * 1000.0
     );
     println!("  verdicts            {verdicts:?}, {unreadable} unreadable");
     match peak {

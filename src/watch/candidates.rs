@@ -243,17 +243,24 @@ impl Tracker {
         }
     }
 
-    /// Observes the packages still settling or waiting, and returns those now due, oldest
-    /// change first, marked queued.
+    /// Returns the packages now due, oldest change first, marked queued: those settling whose
+    /// settle time has passed and that are unchanged when looked at again, and those waiting
+    /// whose retry time came. A package still inside its settle time is not looked at (scans
+    /// see changes, and it is looked at when its time is up), so calling this often is cheap.
     pub fn due(&mut self, settle: Duration, now: Instant) -> Vec<Ready> {
         let mut ready = Vec::new();
         for (path, entry) in &mut self.entries {
-            let waiting_due = matches!(entry.phase, Phase::Waiting(at) if at <= now);
-            if entry.phase != Phase::Settling && !waiting_due {
-                if matches!(entry.phase, Phase::Waiting(_)) {
-                    Self::reobserve(path, entry, now);
+            match entry.phase {
+                Phase::Settling if now.saturating_duration_since(entry.changed) < settle => {
+                    continue
                 }
-                continue;
+                Phase::Settling => {}
+                Phase::Waiting(at) if at <= now => {}
+                Phase::Waiting(_) => {
+                    Self::reobserve(path, entry, now);
+                    continue;
+                }
+                Phase::Queued | Phase::InFlight | Phase::Done => continue,
             }
             Self::reobserve(path, entry, now);
             let unchanged_for = now.saturating_duration_since(entry.changed);
@@ -273,6 +280,19 @@ impl Tracker {
         }
         ready.sort_by_key(|r| std::cmp::Reverse(r.unchanged_for));
         ready
+    }
+
+    /// When the next package's settle time ends or a waiting one's retry comes: the daemon
+    /// sleeps until then rather than noticing on its next tick.
+    pub fn next_due(&self, settle: Duration) -> Option<Instant> {
+        self.entries
+            .values()
+            .filter_map(|entry| match entry.phase {
+                Phase::Settling => Some(entry.changed + settle),
+                Phase::Waiting(at) => Some(at),
+                Phase::Queued | Phase::InFlight | Phase::Done => None,
+            })
+            .min()
     }
 
     fn reobserve(path: &Path, entry: &mut Entry, now: Instant) {
@@ -359,5 +379,42 @@ impl Tracker {
             .values()
             .filter(|e| e.watch == watch && e.phase != Phase::Done)
             .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_package_is_due_when_its_settle_time_ends_and_not_if_it_changed_meanwhile() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("a.zip");
+        std::fs::write(&path, b"first").expect("write");
+        let settle = Duration::from_secs(2);
+        let now = Instant::now();
+        let mut tracker = Tracker::default();
+        let found = [Found {
+            path: path.clone(),
+            is_dir: false,
+        }];
+        tracker.merge_scan("drop", &found, now);
+        let deadline = tracker.next_due(settle).expect("settling");
+        assert!(deadline > now && deadline <= now + settle, "from its mtime");
+        assert!(tracker.due(settle, now).is_empty(), "not settled yet");
+        // Changed during the settle time, unseen by any scan: found when its time is up, and it
+        // settles again from then.
+        std::fs::write(&path, b"second, longer").expect("rewrite");
+        assert!(tracker.due(settle, deadline).is_empty());
+        let again = tracker.next_due(settle).expect("settling again");
+        assert_eq!(again, deadline + settle);
+        let ready = tracker.due(settle, again);
+        assert_eq!(ready.len(), 1);
+        assert_eq!(ready[0].path, path);
+        assert_eq!(
+            tracker.next_due(settle),
+            None,
+            "queued: nothing left to wake for"
+        );
     }
 }

@@ -25,6 +25,8 @@ use crate::report::write_index;
 
 /// How often the loop wakes without events, to observe settling packages.
 const TICK: Duration = Duration::from_millis(200);
+/// Past a package's settle time when the daemon wakes for it: timers may fire a little early.
+const SETTLE_SLACK: Duration = Duration::from_millis(1);
 /// Least time between two scans: a burst of file events must not rescan per event.
 const MIN_OBSERVE_GAP: Duration = Duration::from_millis(100);
 /// Quiet time after a config or policy change before reloading (editors write in steps).
@@ -127,6 +129,7 @@ impl Daemon {
                 last_observe = Some(Instant::now());
                 tokio::task::block_in_place(|| self.observe());
             }
+            tokio::task::block_in_place(|| self.collect_due());
             self.dispatch();
             self.publish_status();
             self.refresh_index(false);
@@ -137,8 +140,17 @@ impl Daemon {
                 }
                 break;
             }
+            // Woken when the next package settles, not on the next tick after it did.
+            let next_due = self.tracker.next_due(self.settings.settle);
+            let settled = async move {
+                match next_due {
+                    Some(at) => tokio::time::sleep_until((at + SETTLE_SLACK).into()).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = tick.tick() => {}
+                () = settled => {}
                 () = self.signals.wake.notified() => {}
                 Some(joined) = self.in_flight.join_next(), if !self.in_flight.is_empty() => {
                     self.finished(joined);
@@ -187,6 +199,10 @@ impl Daemon {
                 }
             }
         }
+    }
+
+    /// Queues the packages that settled (and the waiting ones whose retry came).
+    fn collect_due(&mut self) {
         self.ready
             .extend(self.tracker.due(self.settings.settle, Instant::now()));
     }

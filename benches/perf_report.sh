@@ -1,19 +1,33 @@
 #!/usr/bin/env bash
-# Prints the performance report (Markdown) that BENCHMARKS.md records:
-#   1. `solguard check` per package against the inflate + tokenize floor, with peak memory, on
-#      every zip of the shared corpus and on generated packages of 1, 10, 50 and 200 MiB of
-#      customizations.xml (examples/perf_table.rs);
-#   2. the daemon's burst throughput and complete-to-report latency (examples/watch_burst.rs).
+# Prints the performance report (Markdown) that BENCHMARKS.md records, every figure from one run:
+#   1. the machine;
+#   2. `solguard check` per package against the inflate + tokenize floor, with peak memory, on
+#      every zip of the shared corpus, on generated real-shaped packages of 1, 10, 50 and 200 MiB
+#      of customizations.xml and on the attribute-dense package (examples/perf_table.rs);
+#   3. against the Python + regorus pipeline a user would write (benches/peer_compare.sh);
+#   4. a small package against process start-up (benches/startup.sh);
+#   5. the daemon: 1,000 packages at once, then arriving at 200 per second
+#      (examples/watch_burst.rs);
+#   6. audits of 2,000 generated packages, cold and warm, reading against evaluating
+#      (examples/audit_repo.rs).
 # Usage: bash benches/perf_report.sh [CORPUS]   (default ../shared/corpus)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-corpus="${1:-${SOLGUARD_CORPUS:-../shared/corpus}}"
-cargo build --release --quiet --bin solguard --example perf_table --example make_large_package --example watch_burst
+corpus="${1:-${SOLGUARD_CORPUS:-$(cd .. && pwd)/shared/corpus}}"
+export SOLGUARD_CORPUS="$corpus"
+cargo build --release --quiet --bin solguard --example perf_table --example make_large_package \
+  --example watch_burst --example audit_repo
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 for size in 1 10 50 200; do
   target/release/examples/make_large_package "$work/generated_${size}MiB.zip" "$size" > /dev/null
 done
+python3 benches/peer/make_dense_package.py "$work/attribute_dense.zip" > /dev/null
+
+echo "## Machine"
+echo
+echo "$(date -u +%Y-%m-%d), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(uname -sr), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, $(rustc --version | cut -d' ' -f1-2)"
+echo
 echo "## check against the floor: shared corpus"
 echo
 mapfile -t zips < <(find "$corpus" -name '*.zip' | sort)
@@ -21,10 +35,27 @@ target/release/examples/perf_table "${zips[@]}"
 echo
 echo "## check against the floor: generated packages"
 echo
-target/release/examples/perf_table "$work"/generated_{1,10,50,200}MiB.zip
+target/release/examples/perf_table "$work"/generated_{1,10,50,200}MiB.zip "$work/attribute_dense.zip"
+echo
+echo "## Against the pipeline a user would write instead"
+echo
+bash benches/peer_compare.sh 5
+echo
+echo "## A small package against process start-up"
+echo
+echo '```'
+bash benches/startup.sh
+echo '```'
 echo
 echo "## Daemon burst"
 echo
 echo '```'
 target/release/examples/watch_burst 1000 2000 copy
+target/release/examples/watch_burst 1000 2000 copy 1 200
+echo '```'
+echo
+echo "## Audit of a release repository"
+echo
+echo '```'
+target/release/examples/audit_repo 2000
 echo '```'

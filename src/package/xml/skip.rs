@@ -33,9 +33,12 @@ pub(super) enum SkipFailure {
     },
 }
 
-/// The least the UTF-8 check looks ahead of the scan: small skips check little past their
-/// end (the tokenizer checks those bytes again), large ones in steps that grow with the skip.
-const CHECK_AHEAD: u64 = 256;
+/// How far into a skip the UTF-8 check starts looking ahead of the scan. Below it, bytes are
+/// checked up to each token's end only: most skips are a small element (an attribute's
+/// `<IsAuditEnabled>` and the like), and bytes checked past a skip's end would be checked
+/// again by the tokenizer. Past it, the check looks as far ahead as the skip has come, so a
+/// large subtree is checked in a few long runs rather than token by token.
+const LOOK_AHEAD_AFTER: u64 = 1024;
 
 /// The UTF-8 check of the bytes scanned, ahead of the scan: a character cut by the end of one
 /// buffer is completed from the next. The first bytes that are not UTF-8 are kept, not
@@ -108,7 +111,9 @@ impl Utf8Check {
         if self.bad.is_some() || to < self.checked_to {
             return;
         }
-        let ahead = (to - self.started).max(CHECK_AHEAD);
+        let came = to - self.started;
+        // At least the byte at `to`: a character cut just before it is then settled.
+        let ahead = if came < LOOK_AHEAD_AFTER { 1 } else { came };
         let end = (to + ahead).min(base + buf.len() as u64);
         let from = (self.checked_to - base) as usize;
         self.check(&buf[from..(end - base) as usize], self.checked_to);

@@ -289,6 +289,23 @@ pub(crate) struct XmlStream<'r> {
     context: FileContext,
     /// Skipped elements are scanned past, not tokenized ([`ReadLimits::scan_skipped`]).
     scan_skipped: bool,
+    /// Bytes scanned past so far: what share of a file no check reads (logged at debug level
+    /// when the stream is done; `benches/skipped_share.sh` sums it over the corpus).
+    scanned_bytes: u64,
+}
+
+impl Drop for XmlStream<'_> {
+    fn drop(&mut self) {
+        let tracker = self.reader.get_ref();
+        tracing::debug!(
+            target: "solguard::package::xml",
+            package = %crate::diagnostic::shown(&self.context.package),
+            file = %crate::diagnostic::visible(&self.context.file),
+            bytes = tracker.base + tracker.pos as u64,
+            scanned_bytes = self.scanned_bytes,
+            "XML stream done"
+        );
+    }
 }
 
 impl<'r> XmlStream<'r> {
@@ -337,6 +354,7 @@ impl<'r> XmlStream<'r> {
             max_depth: limits.max_xml_depth,
             context,
             scan_skipped: limits.scan_skipped,
+            scanned_bytes: 0,
         })
     }
 
@@ -464,7 +482,10 @@ impl<'r> XmlStream<'r> {
         }
         if self.scan_skipped {
             let (depth, max_depth) = (self.depth, self.max_depth);
-            let scanned = self.reader.get_mut().skip_content(depth, max_depth);
+            let tracker = self.reader.get_mut();
+            let from = tracker.base + tracker.pos as u64;
+            let scanned = tracker.skip_content(depth, max_depth);
+            self.scanned_bytes += tracker.base + tracker.pos as u64 - from;
             if let Err(failure) = scanned {
                 return Err(self.skip_failure(failure));
             }

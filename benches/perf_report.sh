@@ -3,7 +3,8 @@
 #   1. the machine;
 #   2. `solguard check` per package against the inflate + tokenize floor, with peak memory, on
 #      every zip of the shared corpus, on generated real-shaped packages of 1, 10, 50 and 200 MiB
-#      of customizations.xml and on the attribute-dense package (examples/perf_table.rs);
+#      of customizations.xml and on the attribute-dense package (examples/perf_table.rs), and
+#      the share of the corpus's customizations.xml that is scanned past (skipped_share.sh);
 #   3. against the Python + regorus pipeline a user would write (benches/peer_compare.sh);
 #   4. a small package against process start-up (benches/startup.sh);
 #   5. the daemon: 1,000 packages at once, then arriving at 200 per second
@@ -29,6 +30,8 @@ echo
 echo "$(date -u +%Y-%m-%d), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(uname -sr), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, $(rustc --version | cut -d' ' -f1-2)"
 echo
 echo "## check against the floor: shared corpus"
+echo
+bash benches/skipped_share.sh "$corpus"
 echo
 mapfile -t zips < <(find "$corpus" -name '*.zip' | sort)
 target/release/examples/perf_table "${zips[@]}"

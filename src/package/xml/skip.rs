@@ -317,6 +317,9 @@ impl<R: Read> LineTracker<R> {
         max_depth: usize,
     ) -> Result<(), SkipFailure> {
         self.mark_offset = self.base + self.pos as u64;
+        if self.skip_text_only() {
+            return Ok(());
+        }
         let mut scan = Scan {
             state: State::Text,
             names: Vec::new(),
@@ -340,6 +343,24 @@ impl<R: Read> LineTracker<R> {
                 return Ok(());
             }
         }
+    }
+
+    /// Passes the content of a small text-only element (`<IsAuditEnabled>1</IsAuditEnabled>`,
+    /// most of what an attribute-dense file skips) when it is all in the buffer, UTF-8, within
+    /// the token bound and free of references, without setting up a scan; `false` leaves
+    /// everything else (including every refusal) to the scan, which finds the same end.
+    fn skip_text_only(&mut self) -> bool {
+        let rest = &self.buf[self.pos..self.filled];
+        let Some(k) = memchr::memchr2(b'<', b'&', rest) else {
+            return false;
+        };
+        let end_tag_next = rest[k] == b'<' && rest.get(k + 1) == Some(&b'/');
+        if !end_tag_next || k > self.max_token_bytes || std::str::from_utf8(&rest[..k]).is_err() {
+            return false;
+        }
+        self.pos += k;
+        self.mark_offset = self.base + self.pos as u64;
+        true
     }
 
     /// The input ended inside the skipped element. In text or a reference the tokenizer

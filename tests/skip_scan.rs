@@ -408,3 +408,43 @@ fn a_damaged_token_is_refused_where_it_ends_in_the_tokenizers_words_wherever_a_b
         }
     }
 }
+
+#[test]
+fn a_character_cut_short_at_the_start_of_a_small_skip_is_refused_where_its_text_ends() {
+    // Found by the skip_scan fuzz target: `<IsCustomizable>\xE5<?IsCustomizable>` in a small
+    // skipped element. The scanner held `\xE5` as the start of a three-byte character, took the
+    // `<` after it as its second byte and waited for a third, so the refusal moved to the end
+    // of a processing instruction (or the file); the tokenizer refuses the text token at once.
+    let dir = tempfile::tempdir().expect("tmp");
+    let xml = customizations(
+        &[entity(
+            "con_Project",
+            &[attribute("con_name", "nvarchar", true)],
+        )],
+        "<Languages>@</Languages>",
+    );
+    let damages: [&[u8]; 4] = [
+        b"<IsCustomizable>\xE5<?pi x?></IsCustomizable>",
+        b"<x>\xC3<![CDATA[x]]></x>",
+        b"<x a=\"1\">\xF0\x9F<!-- c --></x>",
+        b"<x>\xE5<x/></x>",
+    ];
+    for (index, damage) in damages.iter().enumerate() {
+        let mut bytes = xml.clone().into_bytes();
+        let at = bytes.iter().position(|b| *b == b'@').expect("marker");
+        bytes.splice(at..=at, damage.iter().copied());
+        let path = ZipBuilder::solution()
+            .file("customizations.xml", bytes)
+            .write(dir.path(), &format!("cut{index}.zip"));
+        let tokenized = read_package_with(&path, &limits(false))
+            .expect_err("refused")
+            .to_string();
+        assert!(tokenized.contains("incomplete utf-8"), "{tokenized}");
+        for limits in scanned_ways() {
+            let scanned = read_package_with(&path, &limits)
+                .expect_err("refused")
+                .to_string();
+            assert_eq!(scanned, tokenized, "damage {index}");
+        }
+    }
+}

@@ -134,14 +134,17 @@ impl Utf8Check {
             self.len += take;
             bytes = &bytes[take..];
             offset += take as u64;
-            if self.len < width {
-                return;
-            }
+            // A byte that cannot continue the character makes it bad now, however many bytes
+            // it was to have: waiting for the rest would move the refusal past its token.
             let sequence = self.pending;
-            let len = std::mem::take(&mut self.len);
-            if let Err(e) = std::str::from_utf8(&sequence[..len]) {
-                self.bad = Some(BadBytes::of(&sequence[..len], e, pending_at));
-                return;
+            match std::str::from_utf8(&sequence[..self.len]) {
+                Ok(_) => self.len = 0,
+                Err(e) if e.error_len().is_none() => return,
+                Err(e) => {
+                    self.bad = Some(BadBytes::of(&sequence[..self.len], e, pending_at));
+                    self.len = 0;
+                    return;
+                }
             }
         }
         match std::str::from_utf8(bytes) {

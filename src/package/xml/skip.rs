@@ -213,7 +213,7 @@ enum State {
     Comment(u8),
     /// Inside `<![CDATA[ ... ]]>`; trailing `]` seen.
     CData(u8),
-    /// Inside `<? ... ?>`; whether the last byte was `?`.
+    /// Inside `<? ... ?>`; whether the last byte was `?` (the one of `<?` too).
     Instruction(bool),
 }
 
@@ -452,8 +452,9 @@ impl<R: Read> LineTracker<R> {
                             scan.state = State::Bang;
                             *i = at + 2;
                         }
+                        // The `?` of `<?` counts towards its closing `?>`, as the tokenizer reads it.
                         b'?' => {
-                            scan.state = State::Instruction(false);
+                            scan.state = State::Instruction(true);
                             *i = at + 2;
                         }
                         _ => {
@@ -608,7 +609,14 @@ impl<R: Read> LineTracker<R> {
                     match memchr::memchr(b'>', rest) {
                         Some(k) if (k == 0 && question) || (k > 0 && rest[k - 1] == b'?') => {
                             *i += k + 1;
+                            let length = self.base + *i as u64 - self.mark_offset;
                             self.token_at(*i, &mut scan.utf8)?;
+                            // `<?>`: whole, but too short for an instruction.
+                            if length < 4 {
+                                let error = quick_xml::errors::SyntaxError::UnclosedPI;
+                                let error = quick_xml::Error::Syntax(error);
+                                return Err(SkipFailure::Malformed(error.to_string()));
+                            }
                             scan.state = State::Text;
                         }
                         Some(k) => {

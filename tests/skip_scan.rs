@@ -250,15 +250,9 @@ fn bytes_that_are_not_utf8_are_refused_in_skipped_subtrees_too() {
         b"<e\xff/>",
         b"<?p \xff?>",
     ];
+    let xml = xml.replace("<FormXml />", "<FormXml>@</FormXml>");
     for (index, place) in places.iter().enumerate() {
-        let mut bytes = xml
-            .replace("<FormXml />", "<FormXml>@</FormXml>")
-            .into_bytes();
-        let at = bytes.iter().position(|b| *b == b'@').expect("marker");
-        bytes.splice(at..=at, place.iter().copied());
-        let path = ZipBuilder::solution()
-            .file("customizations.xml", bytes)
-            .write(dir.path(), &format!("bad{index}.zip"));
+        let path = damaged_package(dir.path(), &xml, place, &format!("bad{index}.zip"));
         let (scanned, tokenized) = both_ways(&path, &limits(true));
         assert!(
             scanned.is_err() && tokenized.is_err(),
@@ -400,15 +394,7 @@ fn a_damaged_token_is_refused_where_it_ends_in_the_tokenizers_words_wherever_a_b
             let file = ZipBuilder::solution()
                 .file("customizations.xml", damaged)
                 .write(dir.path(), &format!("damage{index}-{shift}.zip"));
-            let tokenized = read_package_with(&file, &limits(false))
-                .expect_err("refused")
-                .to_string();
-            for limits in scanned_ways() {
-                let scanned = read_package_with(&file, &limits)
-                    .expect_err("refused")
-                    .to_string();
-                assert_eq!(scanned, tokenized, "damage {index}, shift {shift}");
-            }
+            refused_alike(&file, &format!("damage {index}, shift {shift}"));
         }
     }
 }
@@ -434,21 +420,33 @@ fn a_character_cut_short_at_the_start_of_a_small_skip_is_refused_where_its_text_
         b"<x>\xE5<x/></x>",
     ];
     for (index, damage) in damages.iter().enumerate() {
-        let mut bytes = xml.clone().into_bytes();
-        let at = bytes.iter().position(|b| *b == b'@').expect("marker");
-        bytes.splice(at..=at, damage.iter().copied());
-        let path = ZipBuilder::solution()
-            .file("customizations.xml", bytes)
-            .write(dir.path(), &format!("cut{index}.zip"));
-        let tokenized = read_package_with(&path, &limits(false))
+        let path = damaged_package(dir.path(), &xml, damage, &format!("cut{index}.zip"));
+        let tokenized = refused_alike(&path, &format!("damage {index}"));
+        assert!(tokenized.contains("incomplete utf-8"), "{tokenized}");
+    }
+}
+
+/// `xml` with its `@` marker replaced by `damage`, written as the package `name` in `dir`.
+fn damaged_package(dir: &Path, xml: &str, damage: &[u8], name: &str) -> std::path::PathBuf {
+    let mut bytes = xml.as_bytes().to_vec();
+    let at = bytes.iter().position(|b| *b == b'@').expect("marker");
+    bytes.splice(at..=at, damage.iter().copied());
+    ZipBuilder::solution()
+        .file("customizations.xml", bytes)
+        .write(dir, name)
+}
+
+/// The tokenized read's refusal of `path`, after checking that both skip-scanned reads refuse
+/// it in the very same words and place.
+fn refused_alike(path: &Path, label: &str) -> String {
+    let tokenized = read_package_with(path, &limits(false))
+        .expect_err("refused")
+        .to_string();
+    for limits in scanned_ways() {
+        let scanned = read_package_with(path, &limits)
             .expect_err("refused")
             .to_string();
-        assert!(tokenized.contains("incomplete utf-8"), "{tokenized}");
-        for limits in scanned_ways() {
-            let scanned = read_package_with(&path, &limits)
-                .expect_err("refused")
-                .to_string();
-            assert_eq!(scanned, tokenized, "damage {index}");
-        }
+        assert_eq!(scanned, tokenized, "{label}");
     }
+    tokenized
 }

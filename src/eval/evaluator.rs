@@ -352,3 +352,24 @@ fn needs_met(context: &Map, needs: &[String]) -> bool {
             })
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_context_holds_exactly_the_entries_needs_may_name() {
+        let policies = PolicySet::from_files(Vec::new(), Vec::new(), Default::default())
+            .expect("an empty set loads");
+        let evaluator = Evaluator::new(&policies, EvalSettings::default(), Date::MIN);
+        let mut keys: Vec<String> = evaluator
+            .context_base(&Related::default())
+            .keys()
+            .map(|k| k.to_string())
+            .collect();
+        keys.sort();
+        let mut known: Vec<&str> = crate::policy::CONTEXT_KEYS.to_vec();
+        known.sort_unstable();
+        assert_eq!(keys, known);
+    }
+}

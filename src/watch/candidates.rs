@@ -245,8 +245,8 @@ impl Tracker {
 
     /// Returns the packages now due, oldest change first, marked queued: those settling whose
     /// settle time has passed and that are unchanged when looked at again, and those waiting
-    /// whose retry time came. A package still inside its settle time is not looked at (scans
-    /// see changes, and it is looked at when its time is up), so calling this often is cheap.
+    /// whose retry time came. A package whose time is not up is not looked at (scans see
+    /// changes, and it is looked at when its time is up), so calling this often is cheap.
     pub fn due(&mut self, settle: Duration, now: Instant) -> Vec<Ready> {
         let mut ready = Vec::new();
         for (path, entry) in &mut self.entries {
@@ -256,11 +256,9 @@ impl Tracker {
                 }
                 Phase::Settling => {}
                 Phase::Waiting(at) if at <= now => {}
-                Phase::Waiting(_) => {
-                    Self::reobserve(path, entry, now);
-                    continue;
-                }
-                Phase::Queued | Phase::InFlight | Phase::Done => continue,
+                // Not looked at before its retry either: this runs on every pass of the
+                // daemon's loop, and the folder's scans see a copy that resumes.
+                Phase::Waiting(_) | Phase::Queued | Phase::InFlight | Phase::Done => continue,
             }
             Self::reobserve(path, entry, now);
             let unchanged_for = now.saturating_duration_since(entry.changed);

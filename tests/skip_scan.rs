@@ -12,14 +12,8 @@ use std::path::Path;
 
 use proptest::prelude::*;
 use solguard::package::{read_package_with, ReadLimits};
+use support::reads::{customizations_of, damaged_package, limits, refused_alike, scanned_ways};
 use support::{attribute, corpus, customizations, entity, ZipBuilder};
-
-fn limits(scan_skipped: bool) -> ReadLimits {
-    ReadLimits {
-        scan_skipped,
-        ..ReadLimits::default()
-    }
-}
 
 /// Reads `path` both ways: the models as JSON, or the error codes.
 fn both_ways(path: &Path, base: &ReadLimits) -> (Result<String, String>, Result<String, String>) {
@@ -268,21 +262,6 @@ fn bytes_that_are_not_utf8_are_refused_in_skipped_subtrees_too() {
     assert_eq!(scanned, tokenized);
 }
 
-/// Skip-scanned reads with the inflate on a background thread and on the reading one: buffers
-/// and chunks end in different places.
-fn scanned_ways() -> [ReadLimits; 2] {
-    [
-        ReadLimits {
-            background_inflate_bytes: 4 << 10,
-            ..limits(true)
-        },
-        ReadLimits {
-            background_inflate_bytes: u64::MAX,
-            ..limits(true)
-        },
-    ]
-}
-
 /// Where a read was refused: `customizations.xml:LINE:COLUMN`.
 fn refused_at(path: &Path, limits: &ReadLimits) -> String {
     let error = read_package_with(path, limits).expect_err("the file is refused");
@@ -342,15 +321,6 @@ fn a_bad_byte_before_a_mismatched_tag_is_the_refusal_at_the_bytes_line() {
         assert_eq!(error.code(), "bad-encoding", "{error}");
         assert_eq!(line(&refused_at(&damaged, &limits)), line(&tokenized));
     }
-}
-
-/// The `customizations.xml` bytes of a generated zip.
-fn customizations_of(path: &Path) -> Vec<u8> {
-    let mut archive = zip::ZipArchive::new(std::fs::File::open(path).expect("open")).expect("zip");
-    let mut entry = archive.by_name("customizations.xml").expect("entry");
-    let mut bytes = Vec::new();
-    std::io::Read::read_to_end(&mut entry, &mut bytes).expect("inflate");
-    bytes
 }
 
 #[test]
@@ -424,29 +394,4 @@ fn a_character_cut_short_at_the_start_of_a_small_skip_is_refused_where_its_text_
         let tokenized = refused_alike(&path, &format!("damage {index}"));
         assert!(tokenized.contains("incomplete utf-8"), "{tokenized}");
     }
-}
-
-/// `xml` with its `@` marker replaced by `damage`, written as the package `name` in `dir`.
-fn damaged_package(dir: &Path, xml: &str, damage: &[u8], name: &str) -> std::path::PathBuf {
-    let mut bytes = xml.as_bytes().to_vec();
-    let at = bytes.iter().position(|b| *b == b'@').expect("marker");
-    bytes.splice(at..=at, damage.iter().copied());
-    ZipBuilder::solution()
-        .file("customizations.xml", bytes)
-        .write(dir, name)
-}
-
-/// The tokenized read's refusal of `path`, after checking that both skip-scanned reads refuse
-/// it in the very same words and place.
-fn refused_alike(path: &Path, label: &str) -> String {
-    let tokenized = read_package_with(path, &limits(false))
-        .expect_err("refused")
-        .to_string();
-    for limits in scanned_ways() {
-        let scanned = read_package_with(path, &limits)
-            .expect_err("refused")
-            .to_string();
-        assert_eq!(scanned, tokenized, "{label}");
-    }
-    tokenized
 }

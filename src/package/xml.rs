@@ -7,21 +7,28 @@
 
 use std::borrow::Cow;
 use std::cell::Cell;
-use std::io::{self, Cursor, Read};
+use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use encoding_rs::Encoding;
-use quick_xml::events::{BytesRef, BytesStart, Event};
+use quick_xml::events::{BytesRef, Event};
 use quick_xml::Reader;
 
+mod failure;
 mod lines;
+mod simple;
 mod skip;
+mod tag;
 
-use lines::{LineTracker, TokenTooLarge};
+pub(crate) use failure::read_failure;
+use failure::{read_error, skip_failure};
+use lines::LineTracker;
+use simple::SimpleElement;
+pub(crate) use tag::Tag;
 
 use super::error::{PackageError, PackageErrorKind};
-use super::limits::{DamagedEntry, InflateGuard, ReadLimits};
+use super::limits::ReadLimits;
 use super::model::Location;
 
 /// Bytes peeked at the start of a file to recognise its encoding and XML declaration.
@@ -52,122 +59,6 @@ impl FileContext {
 
 type Source<'r> = LineTracker<Box<dyn Read + 'r>>;
 
-/// A start or empty-element tag, borrowed from the stream until the next read.
-pub(crate) struct Tag<'a> {
-    /// The tag as read: `<name attributes>` or `<name attributes/>`, already checked as UTF-8
-    /// by quick-xml; it is viewed as text only when attributes are asked for.
-    raw: &'a [u8],
-    context: &'a FileContext,
-    /// `<x/>`: the element has no content and no end tag to consume.
-    pub empty: bool,
-    lines: &'a dyn Lines,
-}
-
-trait Lines {
-    fn current_line(&self) -> u64;
-}
-
-impl<R: Read> Lines for LineTracker<R> {
-    fn current_line(&self) -> u64 {
-        self.line()
-    }
-}
-
-impl Tag<'_> {
-    /// The line where the tag starts (counted on demand).
-    pub fn line(&self) -> u64 {
-        self.lines.current_line() - memchr::memchr_iter(b'\n', self.raw).count() as u64
-    }
-
-    /// The tag without `<`, `>` and the `/` of an empty element.
-    fn content(&self) -> &[u8] {
-        let raw = self.raw.strip_prefix(b"<").unwrap_or(self.raw);
-        let raw = raw.strip_suffix(b">").unwrap_or(raw);
-        if self.empty {
-            raw.strip_suffix(b"/").unwrap_or(raw)
-        } else {
-            raw
-        }
-    }
-
-    /// The local name (after any `prefix:`), as bytes; compared without decoding.
-    pub fn name(&self) -> &[u8] {
-        let content = self.content();
-        let end = content
-            .iter()
-            .position(|b| b.is_ascii_whitespace())
-            .unwrap_or(content.len());
-        let full = &content[..end];
-        match memchr::memrchr(b':', full) {
-            Some(colon) => &full[colon + 1..],
-            None => full,
-        }
-    }
-
-    pub fn name_string(&self) -> String {
-        String::from_utf8_lossy(self.name()).into_owned()
-    }
-
-    fn start(&self) -> Result<BytesStart<'_>, PackageError> {
-        let content = std::str::from_utf8(self.content()).map_err(|e| {
-            self.context
-                .error(PackageErrorKind::Encoding(e.to_string()))
-                .at(self.line(), None)
-        })?;
-        let name_len = content
-            .find(|c: char| c.is_ascii_whitespace())
-            .unwrap_or(content.len());
-        Ok(BytesStart::from_content(content, name_len))
-    }
-
-    /// The value of an attribute (by local name), with references resolved.
-    pub fn attr(&self, name: &str) -> Result<Option<String>, PackageError> {
-        let start = self.start()?;
-        for attribute in start.attributes() {
-            if let Some(value) = self.decode(attribute, Some(name))? {
-                return Ok(Some(value.1));
-            }
-        }
-        Ok(None)
-    }
-
-    /// All attributes as (local name, value) pairs.
-    pub fn attrs(&self) -> Result<Vec<(String, String)>, PackageError> {
-        let start = self.start()?;
-        let mut pairs = Vec::new();
-        for attribute in start.attributes() {
-            pairs.extend(self.decode(attribute, None)?);
-        }
-        Ok(pairs)
-    }
-
-    /// Decodes one attribute (unless `only` names another), mapping errors to this tag's line.
-    fn decode(
-        &self,
-        attribute: Result<
-            quick_xml::events::attributes::Attribute<'_>,
-            quick_xml::events::attributes::AttrError,
-        >,
-        only: Option<&str>,
-    ) -> Result<Option<(String, String)>, PackageError> {
-        let malformed = |message: String| {
-            self.context
-                .error(PackageErrorKind::Xml(message))
-                .at(self.line(), None)
-        };
-        let attribute = attribute.map_err(|e| malformed(e.to_string()))?;
-        let key = attribute.key.local_name();
-        if only.is_some_and(|wanted| key.as_ref() != wanted) {
-            return Ok(None);
-        }
-        let key = key.as_ref().to_owned();
-        let value = attribute
-            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-            .map_err(|e| malformed(format!("attribute {key}: {e}")))?;
-        Ok(Some((key, value.into_owned())))
-    }
-}
-
 /// The event stream of one XML file.
 pub(crate) struct XmlStream<'r> {
     reader: Reader<Source<'r>>,
@@ -180,6 +71,14 @@ pub(crate) struct XmlStream<'r> {
     /// Bytes scanned past so far: what share of a file no check reads (logged at debug level
     /// when the stream is done; `benches/skipped_share.sh` sums it over the corpus).
     scanned_bytes: u64,
+    /// The tokenizer stands between tokens: the next byte of the source starts text or markup
+    /// (after a tag, comment or the like; not after text, whose `<` it has yet to take), so
+    /// bytes may be passed beneath it.
+    between_tokens: bool,
+    /// A simple child element returned by [`Self::next_child`] without the tokenizer: its
+    /// start tag is the read position; its text and end tag are passed by whatever reads its
+    /// content next (or it is tokenized after all, if anything else reads on).
+    pending: Option<SimpleElement>,
 }
 
 impl Drop for XmlStream<'_> {
@@ -243,6 +142,8 @@ impl<'r> XmlStream<'r> {
             context,
             scan_skipped: limits.scan_skipped,
             scanned_bytes: 0,
+            between_tokens: false,
+            pending: None,
         })
     }
 
@@ -270,12 +171,16 @@ impl<'r> XmlStream<'r> {
     /// Reads the next event with every guard applied: the size of one token, the nesting
     /// depth, and the refusal of DOCTYPEs.
     fn read_raw(&mut self) -> Result<Event<'_>, PackageError> {
+        // A simple element read on by anything but its own content readers is tokenized.
+        self.pending = None;
         self.buf.clear();
         self.reader.get_mut().mark();
+        self.between_tokens = false;
         let event = match self.reader.read_event_into(&mut self.buf) {
             Ok(event) => event,
             Err(error) => return Err(read_error(&self.reader, &self.context, error)),
         };
+        self.between_tokens = !matches!(event, Event::Text(_) | Event::GeneralRef(_) | Event::Eof);
         let tracker = self.reader.get_ref();
         if tracker.token_overflow() {
             let kind = PackageErrorKind::TokenTooLarge(tracker.max_token_bytes);
@@ -349,6 +254,15 @@ impl<'r> XmlStream<'r> {
     /// The next child element of the element whose content is being read, or `None` once its
     /// end tag has been consumed. Text between children is ignored.
     pub fn next_child(&mut self) -> Result<Option<Tag<'_>>, PackageError> {
+        if self.pending.is_some() {
+            self.pass_pending();
+            return Ok(None);
+        }
+        if self.scan_skipped && self.between_tokens && self.depth < self.max_depth {
+            if let Some(element) = self.reader.get_ref().simple_element() {
+                return Ok(Some(self.simple_child(element)));
+            }
+        }
         loop {
             match self.next_event()? {
                 Ev::Tag { empty } => return Ok(Some(self.current_tag(empty))),
@@ -368,6 +282,11 @@ impl<'r> XmlStream<'r> {
         if empty {
             return Ok(());
         }
+        if let Some(element) = self.pending {
+            self.scanned_bytes += element.text as u64;
+            self.pass_pending();
+            return Ok(());
+        }
         if self.scan_skipped {
             let (depth, max_depth) = (self.depth, self.max_depth);
             let tracker = self.reader.get_mut();
@@ -375,7 +294,12 @@ impl<'r> XmlStream<'r> {
             let scanned = tracker.skip_content(depth, max_depth);
             self.scanned_bytes += tracker.base + tracker.pos as u64 - from;
             if let Err(failure) = scanned {
-                return Err(self.skip_failure(failure));
+                return Err(skip_failure(
+                    &self.context,
+                    self.reader.get_ref(),
+                    self.max_depth,
+                    failure,
+                ));
             }
             // The element's own end tag, read by the tokenizer against its start tag.
             return match self.read_raw()? {
@@ -402,42 +326,21 @@ impl<'r> XmlStream<'r> {
         Ok(())
     }
 
-    fn skip_failure(&self, failure: skip::SkipFailure) -> PackageError {
-        let tracker = self.reader.get_ref();
-        let kind = match failure {
-            skip::SkipFailure::Io(error)
-                if error.get_ref().is_some_and(|e| e.is::<TokenTooLarge>()) =>
-            {
-                PackageErrorKind::TokenTooLarge(tracker.max_token_bytes)
-            }
-            skip::SkipFailure::Io(error) => match guard_or_damage(&error) {
-                Some(kind) => return self.context.error(kind),
-                None => read_failure(error),
-            },
-            skip::SkipFailure::Eof => {
-                PackageErrorKind::Xml("unexpected end of file inside an element".into())
-            }
-            skip::SkipFailure::TooDeep => PackageErrorKind::TooDeep(self.max_depth),
-            skip::SkipFailure::Doctype => PackageErrorKind::Doctype,
-            skip::SkipFailure::TokenTooLarge => {
-                PackageErrorKind::TokenTooLarge(tracker.max_token_bytes)
-            }
-            skip::SkipFailure::Malformed(message) => PackageErrorKind::Xml(message),
-            skip::SkipFailure::Encoding { message, .. } => PackageErrorKind::Encoding(format!(
-                "cannot decode input using UTF-8: {message}; solution files are UTF-8 (or UTF-16 with a byte-order mark)"
-            )),
-        };
-        self.context
-            .error(kind)
-            .at(tracker.line(), Some(tracker.column()))
-    }
-
     /// The text content of an element whose start tag was just read, trimmed; the content of
     /// nested elements is skipped.
     pub fn text(&mut self, empty: bool) -> Result<String, PackageError> {
         let mut text = String::new();
         if empty {
             return Ok(text);
+        }
+        if let Some(element) = self.pending {
+            let tracker = self.reader.get_ref();
+            let start = tracker.pos + element.tag;
+            let body = &tracker.buf[start..start + element.text];
+            // Checked as UTF-8 when it was recognised.
+            text.push_str(&String::from_utf8_lossy(body));
+            self.pass_pending();
+            return Ok(trimmed(text));
         }
         loop {
             match self.next_event()? {
@@ -459,14 +362,34 @@ impl<'r> XmlStream<'r> {
                 }
             }
         }
-        // Trim in place: most values have no surrounding whitespace, so no second allocation.
-        let end = text.trim_end().len();
-        text.truncate(end);
-        let start = text.len() - text.trim_start().len();
-        if start > 0 {
-            text.drain(..start);
+        Ok(trimmed(text))
+    }
+
+    /// Returns `element` (found at the read position) as the next child: its leading
+    /// whitespace is passed, and its start tag becomes the read position, as if read.
+    fn simple_child(&mut self, element: SimpleElement) -> Tag<'_> {
+        let tracker = self.reader.get_mut();
+        tracker.pos += element.leading;
+        let start = tracker.pos;
+        self.buf.clear();
+        self.buf
+            .extend_from_slice(&tracker.buf[start..start + element.tag]);
+        let empty = element.is_empty_tag();
+        if !empty {
+            self.pending = Some(element);
+        } else {
+            tracker.pos += element.tag;
         }
-        Ok(text)
+        self.current_tag(empty)
+    }
+
+    /// Passes the pending simple element: start tag, text and end tag.
+    fn pass_pending(&mut self) {
+        if let Some(element) = self.pending.take() {
+            let tracker = self.reader.get_mut();
+            tracker.pos += element.tag + element.text + element.end;
+            tracker.mark();
+        }
     }
 
     /// Reads to the end of the document after the root element closed: trailing elements or
@@ -485,53 +408,6 @@ impl<'r> XmlStream<'r> {
             }
         }
     }
-}
-
-/// What a failed read of the underlying bytes means: a guard, damaged data, or plain I/O.
-pub(crate) fn read_failure(error: io::Error) -> PackageErrorKind {
-    guard_or_damage(&error).unwrap_or(PackageErrorKind::Io(error))
-}
-
-/// The zip-bomb guard that stopped a read, or the damage an entry's inflater found.
-fn guard_or_damage(error: &io::Error) -> Option<PackageErrorKind> {
-    let inner = error.get_ref()?;
-    if let Some(guard) = inner.downcast_ref::<InflateGuard>() {
-        return Some(guard.into_kind());
-    }
-    inner
-        .is::<DamagedEntry>()
-        .then(|| PackageErrorKind::CorruptZip(error.to_string()))
-}
-
-fn read_error(
-    reader: &Reader<Source<'_>>,
-    context: &FileContext,
-    error: quick_xml::Error,
-) -> PackageError {
-    if let quick_xml::Error::Io(io) = &error {
-        // Where the parser stood when the inflater gave up depends on how much the inflater
-        // had handed over, not on the XML; a line there would differ between two reads.
-        if let Some(kind) = guard_or_damage(io) {
-            return context.error(kind);
-        }
-    }
-    let kind = match &error {
-        quick_xml::Error::Io(io) if io.get_ref().is_some_and(|e| e.is::<TokenTooLarge>()) => {
-            PackageErrorKind::TokenTooLarge(reader.get_ref().max_token_bytes)
-        }
-        quick_xml::Error::Io(io) if io.kind() == io::ErrorKind::InvalidData => {
-            PackageErrorKind::Encoding(io.to_string())
-        }
-        quick_xml::Error::Io(io) => PackageErrorKind::Io(io::Error::new(io.kind(), io.to_string())),
-        quick_xml::Error::Encoding(e) => PackageErrorKind::Encoding(format!(
-            "{e}; solution files are UTF-8 (or UTF-16 with a byte-order mark)"
-        )),
-        other => PackageErrorKind::Xml(other.to_string()),
-    };
-    let tracker = reader.get_ref();
-    context
-        .error(kind)
-        .at(tracker.line(), Some(tracker.column()))
 }
 
 enum Ev<'a> {
@@ -558,6 +434,18 @@ impl<'a> RawText<'a> {
             Self::CData(data) => data.xml10_content(),
         }
     }
+}
+
+/// `text` without surrounding whitespace, trimmed in place: most values have none, so no
+/// second allocation.
+fn trimmed(mut text: String) -> String {
+    let end = text.trim_end().len();
+    text.truncate(end);
+    let start = text.len() - text.trim_start().len();
+    if start > 0 {
+        text.drain(..start);
+    }
+    text
 }
 
 fn resolve_reference(reference: &BytesRef<'_>) -> Result<String, String> {
@@ -619,142 +507,4 @@ fn declared_encoding(prefix: &[u8]) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn stream(bytes: &[u8]) -> XmlStream<'_> {
-        XmlStream::open(
-            bytes,
-            FileContext::new(Path::new("pkg.zip"), "solution.xml"),
-            &ReadLimits::default(),
-        )
-        .expect("stream opens")
-    }
-
-    fn root_children(bytes: &[u8]) -> Result<Vec<(String, String, u64)>, PackageError> {
-        let mut xml = stream(bytes);
-        let root = xml.root()?;
-        let empty = root.empty;
-        let mut found = Vec::new();
-        if empty {
-            return Ok(found);
-        }
-        while let Some(tag) = xml.next_child()? {
-            let (name, empty, line) = (tag.name_string(), tag.empty, tag.line());
-            let text = xml.text(empty)?;
-            found.push((name, text, line));
-        }
-        xml.finish()?;
-        Ok(found)
-    }
-
-    #[test]
-    fn reads_text_with_references_and_lines() {
-        let xml =
-            b"<Root>\n  <A>x &amp; y &#x41;</A>\n\n  <B\n k='1'>b<![CDATA[<c>]]></B>\n</Root>";
-        let children = root_children(xml).expect("parses");
-        assert_eq!(
-            children,
-            vec![
-                ("A".into(), "x & y A".into(), 2),
-                ("B".into(), "b<c>".into(), 4)
-            ]
-        );
-    }
-
-    #[test]
-    fn utf8_bom_and_utf16_files_read_the_same() {
-        let text = "<?xml version=\"1.0\" encoding=\"utf-16\"?>\n<Root><A>Zürich</A></Root>";
-        let expected = vec![("A".to_string(), "Zürich".to_string(), 2)];
-        let mut bom_utf8 = vec![0xEF, 0xBB, 0xBF];
-        bom_utf8.extend_from_slice(text.as_bytes());
-        assert_eq!(root_children(&bom_utf8).expect("utf-8 bom"), expected);
-        let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
-        let mut le_bom = vec![0xFF, 0xFE];
-        le_bom.extend_from_slice(&le);
-        assert_eq!(root_children(&le_bom).expect("utf-16le bom"), expected);
-        assert_eq!(root_children(&le).expect("utf-16le no bom"), expected);
-        let be: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
-        assert_eq!(root_children(&be).expect("utf-16be no bom"), expected);
-    }
-
-    #[test]
-    fn declared_legacy_encoding_is_transcoded() {
-        let mut bytes = b"<?xml version='1.0' encoding='windows-1252'?><Root><A>Z".to_vec();
-        bytes.push(0xFC); // ü in windows-1252
-        bytes.extend_from_slice(b"rich</A></Root>");
-        assert_eq!(root_children(&bytes).expect("parses")[0].1, "Zürich");
-    }
-
-    #[test]
-    fn invalid_utf8_is_an_encoding_error_with_position() {
-        let error = root_children(b"<Root>\n<A>\xFF\xFE\xFD</A></Root>").expect_err("invalid");
-        assert_eq!(error.code(), "bad-encoding", "{error}");
-        assert_eq!(error.line(), Some(2), "{error}");
-    }
-
-    #[test]
-    fn doctype_is_refused_before_any_entity_is_expanded() {
-        let bomb = b"<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;\">]><Root><A>&lol2;</A></Root>";
-        let error = root_children(bomb).expect_err("refused");
-        assert_eq!(error.code(), "xml-doctype");
-        let external = b"<!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><Root>&x;</Root>";
-        assert_eq!(
-            root_children(external).expect_err("refused").code(),
-            "xml-doctype"
-        );
-    }
-
-    #[test]
-    fn undeclared_entity_is_an_error() {
-        let error = root_children(b"<Root><A>&nope;</A></Root>").expect_err("undeclared");
-        assert!(
-            error.to_string().contains("undeclared entity &nope;"),
-            "{error}"
-        );
-    }
-
-    #[test]
-    fn malformed_xml_names_line_and_column() {
-        let error = root_children(b"<Root>\n  <A>x</B>\n</Root>").expect_err("mismatched");
-        assert_eq!(error.code(), "malformed-xml");
-        assert_eq!(error.line(), Some(2), "{error}");
-        assert!(
-            error.to_string().starts_with("pkg.zip: solution.xml:2:"),
-            "{error}"
-        );
-    }
-
-    #[test]
-    fn deep_nesting_and_huge_tokens_are_bounded() {
-        let deep = "<a>".repeat(100_000);
-        assert_eq!(
-            root_children(deep.as_bytes()).expect_err("too deep").code(),
-            "malformed-xml"
-        );
-        let limits = ReadLimits {
-            max_xml_token_bytes: 1024,
-            ..ReadLimits::default()
-        };
-        let huge = format!("<Root><A v=\"{}\"/></Root>", "x".repeat(10_000));
-        let mut xml = XmlStream::open(
-            huge.as_bytes(),
-            FileContext::new(Path::new("p"), "f.xml"),
-            &limits,
-        )
-        .expect("opens");
-        let root_empty = xml.root().expect("root").empty;
-        assert!(!root_empty);
-        let error = xml.next_child().err().expect("token too large");
-        assert!(
-            matches!(error.kind(), PackageErrorKind::TokenTooLarge(1024)),
-            "{error}"
-        );
-    }
-
-    #[test]
-    fn truncated_document_is_an_error() {
-        let error = root_children(b"<Root><A>x</A>").expect_err("truncated");
-        assert_eq!(error.code(), "malformed-xml");
-    }
-}
+mod tests;

@@ -4,6 +4,7 @@
 
 pub mod daemon;
 pub mod pg;
+pub mod reads;
 pub mod receivers;
 pub mod releases;
 

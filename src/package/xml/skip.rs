@@ -503,7 +503,7 @@ fn quote_after(quote: u8, byte: u8) -> u8 {
 }
 
 /// XML whitespace, as the tokenizer counts it.
-fn is_xml_whitespace(byte: u8) -> bool {
+pub(super) fn is_xml_whitespace(byte: u8) -> bool {
     matches!(byte, b' ' | b'\r' | b'\n' | b'\t')
 }
 

@@ -395,3 +395,26 @@ fn a_character_cut_short_at_the_start_of_a_small_skip_is_refused_where_its_text_
         assert!(tokenized.contains("incomplete utf-8"), "{tokenized}");
     }
 }
+
+#[test]
+fn an_end_tag_named_only_by_whitespace_is_refused_as_the_tokenizer_refuses_it() {
+    // Found by the read_zip fuzz target: `< PhysicalName…>` (a start tag whose name, up to the
+    // first whitespace, is empty) closed by `</    >`. The tokenizer trims trailing whitespace
+    // off an end tag's name unless the name is all whitespace, so it found `    ` where it
+    // expected nothing; the scanner trimmed it to nothing and read on.
+    let dir = tempfile::tempdir().expect("tmp");
+    let xml = customizations(
+        &[entity(
+            "con_Project",
+            &[attribute("con_name", "nvarchar", true)],
+        )],
+        "",
+    );
+    let xml = xml.replace("<FormXml />", "<FormXml>@</FormXml>");
+    let damages: [&[u8]; 2] = [b"< a>text</    >", b"<x><\tb/>< c></ \n></x>"];
+    for (index, damage) in damages.iter().enumerate() {
+        let path = damaged_package(dir.path(), &xml, damage, &format!("blank{index}.zip"));
+        let refusal = refused_alike(&path, &format!("damage {index}"));
+        assert!(refusal.contains("expected `</>`"), "{refusal}");
+    }
+}

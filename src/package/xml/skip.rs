@@ -101,12 +101,14 @@ impl Scan {
     }
 
     /// Closes the innermost descendant with the end tag just read; its name must match.
+    /// Trailing whitespace is trimmed off the name, as the tokenizer trims it: unless the name
+    /// is nothing but whitespace, which it keeps whole.
     fn close(&mut self) -> Result<(), SkipFailure> {
         let end = self
             .name
             .iter()
             .rposition(|b| !is_xml_whitespace(*b))
-            .map_or(0, |i| i + 1);
+            .map_or(self.name.len(), |i| i + 1);
         let found = &self.name[..end];
         let start = self.ends.len().checked_sub(2).map_or(0, |i| self.ends[i]);
         let expected = &self.names[start..];

@@ -418,3 +418,34 @@ fn an_end_tag_named_only_by_whitespace_is_refused_as_the_tokenizer_refuses_it() 
         assert!(refusal.contains("expected `</>`"), "{refusal}");
     }
 }
+
+#[test]
+fn a_doctype_in_a_skipped_subtree_is_refused_as_the_tokenizer_refuses_it() {
+    // Found by the skip_scan fuzz target: `<!Dm…` holding a byte that is not UTF-8. The
+    // tokenizer reads a whole declaration before it judges it, so it refused the bytes (and
+    // would refuse a declaration never closed, or not named DOCTYPE, as malformed); the
+    // scanner refused a DOCTYPE at its `<!D`.
+    let dir = tempfile::tempdir().expect("tmp");
+    let xml = customizations(
+        &[entity(
+            "con_Project",
+            &[attribute("con_name", "nvarchar", true)],
+        )],
+        "",
+    );
+    let xml = xml.replace("<FormXml />", "<FormXml>@</FormXml>");
+    let cases: [(&[u8], &str); 5] = [
+        (b"<!DOCTYPE x>", "xml-doctype"),
+        (b"<!doctype x [<!ENTITY e \"v>\">]>", "xml-doctype"),
+        (b"<!Dm\x01\xbc\x92 x>", "bad-encoding"),
+        (b"<!DOCTYPE x [ \xff ]>", "bad-encoding"),
+        (b"<!Dxyz>", "malformed-xml"),
+    ];
+    for (index, (damage, code)) in cases.iter().enumerate() {
+        let path = damaged_package(dir.path(), &xml, damage, &format!("dtd{index}.zip"));
+        let (scanned, tokenized) = both_ways(&path, &limits(true));
+        assert_eq!(scanned, tokenized, "case {index}");
+        let refusal = scanned.expect_err("refused");
+        assert!(refusal.starts_with(code), "case {index}: {refusal}");
+    }
+}

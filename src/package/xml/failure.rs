@@ -33,6 +33,15 @@ pub(super) fn read_error(
     context: &FileContext,
     error: quick_xml::Error,
 ) -> PackageError {
+    tokenizer_error(reader.get_ref(), context, error)
+}
+
+/// The tokenizer's error, at the place of the `tracker` it read from.
+fn tokenizer_error<R: Read>(
+    tracker: &LineTracker<R>,
+    context: &FileContext,
+    error: quick_xml::Error,
+) -> PackageError {
     if let quick_xml::Error::Io(io) = &error {
         // Where the parser stood when the inflater gave up depends on how much the inflater
         // had handed over, not on the XML; a line there would differ between two reads.
@@ -42,7 +51,7 @@ pub(super) fn read_error(
     }
     let kind = match &error {
         quick_xml::Error::Io(io) if io.get_ref().is_some_and(|e| e.is::<TokenTooLarge>()) => {
-            PackageErrorKind::TokenTooLarge(reader.get_ref().max_token_bytes)
+            PackageErrorKind::TokenTooLarge(tracker.max_token_bytes)
         }
         quick_xml::Error::Io(io) if io.kind() == io::ErrorKind::InvalidData => {
             PackageErrorKind::Encoding(io.to_string())
@@ -53,7 +62,6 @@ pub(super) fn read_error(
         )),
         other => PackageErrorKind::Xml(other.to_string()),
     };
-    let tracker = reader.get_ref();
     context
         .error(kind)
         .at(tracker.line(), Some(tracker.column()))
@@ -80,11 +88,17 @@ pub(super) fn skip_failure<R: Read>(
             PackageErrorKind::Xml("unexpected end of file inside an element".into())
         }
         SkipFailure::TooDeep => PackageErrorKind::TooDeep(max_depth),
-        SkipFailure::Doctype => PackageErrorKind::Doctype,
+        // Where the declaration ends, without a column, as the tokenized read places it.
+        SkipFailure::Doctype => {
+            return context
+                .error(PackageErrorKind::Doctype)
+                .at(tracker.line(), None)
+        }
         SkipFailure::TokenTooLarge => {
             PackageErrorKind::TokenTooLarge(tracker.max_token_bytes)
         }
         SkipFailure::Malformed(message) => PackageErrorKind::Xml(message),
+        SkipFailure::Tokenizer(error) => return tokenizer_error(tracker, context, error),
         SkipFailure::Encoding { message, .. } => PackageErrorKind::Encoding(format!(
             "cannot decode input using UTF-8: {message}; solution files are UTF-8 (or UTF-16 with a byte-order mark)"
         )),

@@ -28,6 +28,8 @@ pub(super) enum SkipFailure {
     Doctype,
     TokenTooLarge,
     Malformed(String),
+    /// The tokenizer's own verdict on a token handed to it (a DOCTYPE).
+    Tokenizer(quick_xml::Error),
     /// A token holds bytes that are not UTF-8; refused at `at` in the buffer, where the token
     /// ends, worded as the tokenizer words it.
     Encoding {
@@ -222,6 +224,22 @@ impl<R: Read> LineTracker<R> {
         self.pos += k;
         self.mark_offset = self.base + self.pos as u64;
         true
+    }
+
+    /// A DOCTYPE inside a skipped element is refused, as the tokenizer refuses it: but the
+    /// tokenizer first reads the whole declaration, internal subset and all, so bytes in it that
+    /// are not UTF-8, a declaration never closed or one not named `DOCTYPE` are refused as
+    /// such. The declaration is handed to the tokenizer itself (its `<!D`, already read here,
+    /// replayed) for that verdict, which no scanner of its grammar could match as surely.
+    fn doctype_verdict(&mut self, opening: Vec<u8>) -> SkipFailure {
+        let source = io::Cursor::new(opening).chain(&mut *self);
+        let mut reader = quick_xml::Reader::from_reader(source);
+        let mut buf = Vec::new();
+        match reader.read_event_into(&mut buf) {
+            Ok(quick_xml::events::Event::DocType(_)) => SkipFailure::Doctype,
+            Ok(_) => SkipFailure::Malformed("unknown markup `<!` inside an element".to_owned()),
+            Err(error) => SkipFailure::Tokenizer(error),
+        }
     }
 
     /// The input ended inside the skipped element. In text or a reference the tokenizer
@@ -433,13 +451,14 @@ impl<R: Read> LineTracker<R> {
                     } else if read == CDATA_OPEN {
                         scan.state = State::CData(0);
                     } else if !COMMENT_OPEN.starts_with(read) && !CDATA_OPEN.starts_with(read) {
-                        return Err(if read.eq_ignore_ascii_case(&b"D"[..]) {
-                            SkipFailure::Doctype
-                        } else {
-                            SkipFailure::Malformed(
-                                "unknown markup `<!` inside an element".to_owned(),
-                            )
-                        });
+                        if read.eq_ignore_ascii_case(&b"D"[..]) {
+                            let opening = [&b"<!"[..], read].concat();
+                            self.pos = *i;
+                            return Err(self.doctype_verdict(opening));
+                        }
+                        return Err(SkipFailure::Malformed(
+                            "unknown markup `<!` inside an element".to_owned(),
+                        ));
                     }
                 }
                 State::Comment(seen) | State::CData(seen) => {

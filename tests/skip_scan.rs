@@ -229,13 +229,7 @@ fn deep_and_large_skipped_subtrees_meet_the_same_bounds() {
 #[test]
 fn bytes_that_are_not_utf8_are_refused_in_skipped_subtrees_too() {
     let dir = tempfile::tempdir().expect("tmp");
-    let xml = customizations(
-        &[entity(
-            "con_Project",
-            &[attribute("con_name", "nvarchar", true)],
-        )],
-        "",
-    );
+    let xml = skipped_form();
     let places: [&[u8]; 6] = [
         b"<p>a\xff b</p>",
         b"<!-- \xff -->",
@@ -244,7 +238,6 @@ fn bytes_that_are_not_utf8_are_refused_in_skipped_subtrees_too() {
         b"<e\xff/>",
         b"<?p \xff?>",
     ];
-    let xml = xml.replace("<FormXml />", "<FormXml>@</FormXml>");
     for (index, place) in places.iter().enumerate() {
         let path = damaged_package(dir.path(), &xml, place, &format!("bad{index}.zip"));
         let (scanned, tokenized) = both_ways(&path, &limits(true));
@@ -403,14 +396,7 @@ fn an_end_tag_named_only_by_whitespace_is_refused_as_the_tokenizer_refuses_it() 
     // off an end tag's name unless the name is all whitespace, so it found `    ` where it
     // expected nothing; the scanner trimmed it to nothing and read on.
     let dir = tempfile::tempdir().expect("tmp");
-    let xml = customizations(
-        &[entity(
-            "con_Project",
-            &[attribute("con_name", "nvarchar", true)],
-        )],
-        "",
-    );
-    let xml = xml.replace("<FormXml />", "<FormXml>@</FormXml>");
+    let xml = skipped_form();
     let damages: [&[u8]; 2] = [b"< a>text</    >", b"<x><\tb/>< c></ \n></x>"];
     for (index, damage) in damages.iter().enumerate() {
         let path = damaged_package(dir.path(), &xml, damage, &format!("blank{index}.zip"));
@@ -426,14 +412,7 @@ fn a_doctype_in_a_skipped_subtree_is_refused_as_the_tokenizer_refuses_it() {
     // would refuse a declaration never closed, or not named DOCTYPE, as malformed); the
     // scanner refused a DOCTYPE at its `<!D`.
     let dir = tempfile::tempdir().expect("tmp");
-    let xml = customizations(
-        &[entity(
-            "con_Project",
-            &[attribute("con_name", "nvarchar", true)],
-        )],
-        "",
-    );
-    let xml = xml.replace("<FormXml />", "<FormXml>@</FormXml>");
+    let xml = skipped_form();
     let cases: [(&[u8], &str); 5] = [
         (b"<!DOCTYPE x>", "xml-doctype"),
         (b"<!doctype x [<!ENTITY e \"v>\">]>", "xml-doctype"),
@@ -448,4 +427,16 @@ fn a_doctype_in_a_skipped_subtree_is_refused_as_the_tokenizer_refuses_it() {
         let refusal = scanned.expect_err("refused");
         assert!(refusal.starts_with(code), "case {index}: {refusal}");
     }
+}
+
+/// One table whose `FormXml` (a subtree the reader skips) holds the `@` marker.
+fn skipped_form() -> String {
+    customizations(
+        &[entity(
+            "con_Project",
+            &[attribute("con_name", "nvarchar", true)],
+        )],
+        "",
+    )
+    .replace("<FormXml />", "<FormXml>@</FormXml>")
 }

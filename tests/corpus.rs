@@ -510,13 +510,26 @@ fn reading_ahead_gives_what_reading_in_turn_gives_in_order() {
     paths.insert(3, scratch.path().join("missing.zip"));
     paths.push(not_a_zip);
 
-    let ahead: Vec<_> = ReadAhead::start(paths.clone(), ReadLimits::default()).collect();
+    let in_turn: Vec<_> = paths.iter().map(|path| read_package(path)).collect();
 
+    for readers in [1, 3] {
+        let ahead: Vec<_> =
+            ReadAhead::with_readers(paths.clone(), ReadLimits::default(), readers).collect();
+        assert_read_alike(&ahead, &paths, &in_turn);
+    }
+    let default: Vec<_> = ReadAhead::start(paths.clone(), ReadLimits::default()).collect();
+    assert_read_alike(&default, &paths, &in_turn);
+}
+
+fn assert_read_alike(
+    ahead: &[solguard::package::ReadResult],
+    paths: &[PathBuf],
+    in_turn: &[Result<Package, solguard::package::PackageError>],
+) {
     assert_eq!(ahead.len(), paths.len());
-    for ((path, read), expected_path) in ahead.iter().zip(&paths) {
+    for (((path, read), expected_path), in_turn) in ahead.iter().zip(paths).zip(in_turn) {
         assert_eq!(path, expected_path, "results come in the order given");
-        let in_turn = read_package(path);
-        match (read, &in_turn) {
+        match (read, in_turn) {
             (Ok(package), Ok(expected)) => assert_eq!(
                 serde_json::to_value(package).expect("package as JSON"),
                 serde_json::to_value(expected).expect("package as JSON"),

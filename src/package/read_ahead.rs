@@ -65,7 +65,12 @@ impl Shared {
 impl ReadAhead {
     /// Starts reading `paths` on one background thread per core (at most one per path).
     pub fn start(paths: Vec<PathBuf>, limits: ReadLimits) -> Self {
-        let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+        // Asking for the core count reads the cgroup files: not worth it for one path.
+        let cores = if paths.len() > 1 {
+            std::thread::available_parallelism().map_or(1, NonZeroUsize::get)
+        } else {
+            1
+        };
         Self::with_readers(paths, limits, cores)
     }
 

@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 use super::checker::{Checker, Value};
 use super::settings::{ReleaseOrder, RuleSettings, Targets};
+use super::time_zone::ScheduleZone;
 
 /// One scheduled audit.
 #[derive(Debug, Clone)]
@@ -18,7 +19,7 @@ pub struct AuditConfig {
     pub folders: Vec<PathBuf>,
     /// Cron expression with seconds: `sec min hour day-of-month month day-of-week [year]`.
     pub schedule: cron::Schedule,
-    pub time_zone: chrono_tz::Tz,
+    pub time_zone: ScheduleZone,
     pub order: ReleaseOrder,
     pub targets: Targets,
     pub rules: BTreeMap<String, RuleSettings>,
@@ -79,7 +80,7 @@ impl Checker<'_> {
     ) -> Option<AuditConfig> {
         let table = self.table(entry, key)?;
         let (mut name, mut folders, mut schedule) = (None, Vec::new(), None);
-        let mut time_zone = chrono_tz::UTC;
+        let mut time_zone = ScheduleZone::utc();
         let mut order = ReleaseOrder::Exported;
         let (mut targets, mut rules, mut alerts) = (Targets::default(), BTreeMap::new(), None);
         let mut schedule_given = false;
@@ -115,9 +116,9 @@ impl Checker<'_> {
                 }
                 "time_zone" => {
                     if let Some(text) = self.string(value, &field_key) {
-                        match chrono_tz::Tz::from_str(&text) {
-                            Ok(tz) => time_zone = tz,
-                            Err(_) => self.problem(
+                        match ScheduleZone::named(&text) {
+                            Some(zone) => time_zone = zone,
+                            None => self.problem(
                                 &value.span(),
                                 &field_key,
                                 "not an IANA time zone (e.g. \"Europe/Berlin\", \"UTC\")",

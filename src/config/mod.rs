@@ -16,6 +16,7 @@ mod history_location;
 mod json_file;
 mod schema;
 mod settings;
+mod time_zone;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -43,6 +44,7 @@ pub use schema::config_schema;
 pub use settings::{
     EvalSettings, ReleaseOrder, ReportFormat, RuleSettings, Target, Targets, Waiver,
 };
+pub use time_zone::{ScheduleZone, ZoneOffset};
 
 /// The largest config file, environment snapshot or settings file read (a snapshot of an
 /// environment with thousands of solutions is a few MiB).

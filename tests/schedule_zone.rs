@@ -86,4 +86,7 @@ fn utc_and_unknown_zones() {
     assert_eq!(spelled.name(), "Europe/Berlin");
     assert!(ScheduleZone::named("Mars/Olympus").is_none());
     assert!(ScheduleZone::named("").is_none());
+    // Names are looked up in the database's index, never opened as paths.
+    assert!(ScheduleZone::named("../../../../etc/passwd").is_none());
+    assert!(ScheduleZone::named("/dev/zero").is_none());
 }

@@ -4,7 +4,7 @@
 //!
 //! Not chrono-tz, which compiles the whole database into tables of pointers: the dynamic
 //! loader relocated them at every start of every solguard process (29,000 relocations writing
-//! about 270 pages, a quarter of the page faults of `solguard --version`), schedule or not.
+//! about 270 pages, half the page faults of `solguard --version`), schedule or not.
 //! jiff reads a zone's rules when a configuration names it.
 
 use std::fmt;
